@@ -1,0 +1,40 @@
+"""archc: a declarative architecture compiler for convolutional networks.
+
+    import archc
+    graph = archc.check("specs/d2l/alexnet.yaml")   # shapes, params, MACs (no torch)
+    model = archc.build("specs/d2l/alexnet.yaml")   # an nn.Module named after the spec
+
+`load` and `check` never import torch; `build` does.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from archc.pipeline import check, load
+from archc.errors import ArchcError, ArchcErrors
+from archc.graph import Graph
+from archc.passes.limits import Limits
+from archc.spec.load import Spec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__version__ = "0.1.0"
+__all__ = ["ArchcError", "ArchcErrors", "Graph", "Limits", "Spec", "build", "check", "load", "source"]
+
+
+def build(spec: str | Path | Spec | Graph, *, device=None, dtype=None, limits: Limits = Limits()) -> "nn.Module":
+    """Check a spec and construct its nn.Module (on `device`, in `dtype` when given)."""
+    from archc.emit.torch_module import build_module
+
+    graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
+    return build_module(graph, device=device, dtype=dtype)
+
+
+def source(spec: str | Path | Spec | Graph, *, limits: Limits = Limits()) -> str:
+    """The network as a standalone plain-PyTorch Python file (no torch needed to write it)."""
+    from archc.emit.source import python_source
+
+    graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
+    return python_source(graph)

@@ -1,0 +1,142 @@
+"""The `archc` command line: argument parsing and printing only."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from archc.errors import ArchcError, ArchcErrors
+from archc.passes.limits import Limits
+
+EXIT_SPEC_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _limits(args) -> Limits:
+    return Limits(max_params=args.max_params)
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-params", type=int, default=Limits.max_params, metavar="N",
+                        help="refuse networks with more parameters than N, before allocating anything "
+                             f"(default {Limits.max_params:,})")
+
+
+def cmd_check(args) -> int:
+    from archc.emit.report import report, table
+    from archc.pipeline import check
+
+    reports = []
+    for spec in args.specs:
+        graph = check(spec, limits=_limits(args))
+        if args.json:
+            reports.append(report(graph))
+        else:
+            print(table(graph, args.depth))
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
+    return 0
+
+
+def cmd_build(args) -> int:
+    from archc.emit.report import report, table
+    from archc.outputs import write_all
+    from archc.pipeline import check
+
+    graph = check(args.spec, limits=_limits(args))
+    import torch
+
+    from archc.emit.source import python_source
+    from archc.emit.torch_module import build_module, example_input
+
+    model = build_module(graph, device=args.device)
+    if not args.no_verify:
+        model.eval()
+        with torch.no_grad():
+            out = model(example_input(graph, device=args.device))
+        if tuple(out.shape[1:]) != graph.root.out_shape:  # would be a bug in archc, not the spec
+            raise RuntimeError(f"built module gives {tuple(out.shape[1:])}, inferred {graph.root.out_shape}")
+    out_dir = Path(args.output)
+    files = {
+        out_dir / f"{graph.name}.json": (json.dumps(report(graph), indent=1) + "\n").encode(),
+        out_dir / f"{graph.name}.py": python_source(graph).encode(),
+    }
+    files.update(_diagram_files(graph, out_dir))
+    write_all(files)
+    print(table(graph, args.depth))
+    print("wrote " + ", ".join(str(p) for p in files))
+    return 0
+
+
+def _diagram_files(graph, out_dir: Path) -> dict:
+    """The build's diagram, when the graphviz binary is there (the build works without it)."""
+    try:
+        from archc.emit.diagram import render_bytes
+    except ImportError:
+        return {}
+    try:
+        return {out_dir / f"{graph.name}.svg": render_bytes(graph, "svg")}
+    except ArchcError:
+        return {}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="archc",
+        description="Compile YAML architecture specs into checked PyTorch modules, source and diagrams.",
+        epilog="examples:\n  archc check specs/d2l/lenet.yaml\n  archc build specs/d2l/alexnet.yaml -o build/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--debug", action="store_true", help="show a traceback for errors")
+    p.add_argument("--version", action="version", version=f"archc {__import__('archc').__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser("check", help="check specs and print every layer's shape and parameters (no torch)",
+                       description="Load, expand and infer specs without importing torch: every layer's output "
+                                   "shape, parameters and MACs, or the errors, with file:line:col.")
+    c.add_argument("specs", nargs="+", metavar="SPEC", help="YAML spec file(s)")
+    c.add_argument("--json", action="store_true", help="print a machine-readable report")
+    c.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
+    _add_limits(c)
+    c.set_defaults(run=cmd_check)
+
+    b = sub.add_parser("build", help="check a spec, construct its module, write report, source and diagram",
+                       description="Check a spec, construct the nn.Module, run it once on zeros, and write "
+                                   "<name>.json (report), <name>.py (plain PyTorch) and <name>.svg into DIR.")
+    b.add_argument("spec", metavar="SPEC", help="YAML spec file")
+    b.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder (default: build/)")
+    b.add_argument("--device", default=None, help="device to build on, e.g. cpu or cuda (default: cpu)")
+    b.add_argument("--no-verify", action="store_true", help="skip the forward pass on zeros")
+    b.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
+    _add_limits(b)
+    b.set_defaults(run=cmd_build)
+    _add_more_commands(sub)
+    return p
+
+
+def _add_more_commands(sub) -> None:
+    """Commands defined by other modules (diagrams, summaries) register themselves here."""
+    for module in ("archc.emit.diagram_cli",):
+        try:
+            __import__(module, fromlist=["register"]).register(sub)
+        except ImportError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ArchcError, ArchcErrors) as exc:
+        if args.debug:
+            raise
+        print(exc.format(), file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Emitters: read an inferred graph, write modules, source, diagrams and reports."""

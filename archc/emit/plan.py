@@ -1,0 +1,51 @@
+"""What module each graph node becomes, described once for both torch emitters.
+
+A ModulePlan is a tree of constructor calls: the module emitter instantiates it, the
+source emitter prints it. Sharing it is what keeps the two in exact agreement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.layers import KINDS
+from archc.layers.base import TorchCall
+
+
+@dataclass
+class ModulePlan:
+    """One module: a torch.nn layer call, or an archc container with child plans."""
+
+    node: Node
+    call: TorchCall | None = None  # for layers
+    container: str = ""  # "Sequential" | "Chain" | "Residual" | "Parallel" | "Dense"
+    cls_name: str | None = None  # the block's class, e.g. "BasicBlock"
+    children: dict[str, "ModulePlan"] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # container arguments other than children
+
+
+def plan(node: Node) -> ModulePlan:
+    if isinstance(node, Layer):
+        return ModulePlan(node, call=KINDS[node.kind].torch_call(node.kind, node.args, node.in_shape))
+    kids = {child.name: plan(child) for child in node.children()}
+    cls = getattr(node, "cls_name", None)
+    if isinstance(node, Seq):
+        wiring = {c.name: (c.sources, c.merge or "add") for c in node.items if c.sources}
+        if wiring:
+            return ModulePlan(node, container="Chain", cls_name=cls, children=kids, options={"wiring": wiring})
+        return ModulePlan(node, container="Sequential", cls_name=cls, children=kids)
+    if isinstance(node, Residual):
+        names = lambda nodes: [n.name for n in nodes]  # noqa: E731
+        return ModulePlan(node, container="Residual", cls_name=cls, children=kids, options={
+            "body": names(node.body), "after": names(node.after),
+            "shortcut": node.shortcut.name if node.shortcut else None, "how": node.how,
+        })
+    if isinstance(node, Parallel):
+        return ModulePlan(node, container="Parallel", cls_name=cls, children=kids, options={"how": node.how})
+    if isinstance(node, Dense):
+        return ModulePlan(node, container="Dense", cls_name=cls, children=kids)
+    raise TypeError(f"no module plan for {type(node).__name__}")
+
+
+def network_plan(graph: Graph) -> ModulePlan:
+    return plan(graph.root)

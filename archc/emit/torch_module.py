@@ -1,0 +1,56 @@
+"""The torch emitter: a ModulePlan → a real nn.Module tree."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from archc import runtime
+from archc.emit.plan import ModulePlan, network_plan
+from archc.graph import Graph
+
+# Block classes are created once per name so that instances of one block share a class.
+_classes: dict[tuple[str, type], type] = {}
+
+
+def _class(name: str | None, base: type) -> type:
+    if name is None:
+        return base
+    key = (name, base)
+    if key not in _classes:
+        _classes[key] = type(name, (base,), {"__module__": "archc.blocks", "__doc__": f"archc block {name}"})
+    return _classes[key]
+
+
+def instantiate(p: ModulePlan) -> nn.Module:
+    if p.call is not None:
+        return getattr(nn, p.call.cls)(*p.call.args, **p.call.kwargs)
+    kids = OrderedDict((name, instantiate(child)) for name, child in p.children.items())
+    if p.container == "Sequential":
+        return _class(p.cls_name, nn.Sequential)(kids)
+    if p.container == "Chain":
+        return _class(p.cls_name, runtime.Chain)(kids, p.options["wiring"])
+    if p.container == "Residual":
+        o = p.options
+        body = OrderedDict((n, kids[n]) for n in o["body"])
+        after = OrderedDict((n, kids[n]) for n in o["after"])
+        shortcut = kids[o["shortcut"]] if o["shortcut"] else None
+        return _class(p.cls_name, runtime.Residual)(body, shortcut, o["shortcut"] or "shortcut", after, o["how"])
+    if p.container == "Parallel":
+        return _class(p.cls_name, runtime.Parallel)(kids, p.options["how"])
+    if p.container == "Dense":
+        return _class(p.cls_name, runtime.Dense)(kids)
+    raise ValueError(p.container)
+
+
+def build_module(graph: Graph, device=None, dtype=None) -> nn.Module:
+    """The network as an nn.Module tree named after the spec, on `device` in `dtype`."""
+    module = instantiate(network_plan(graph))
+    if device is not None or dtype is not None:
+        module = module.to(device=device, dtype=dtype)
+    return module
+
+
+def example_input(graph: Graph, batch: int = 1, device=None, dtype=None) -> torch.Tensor:
+    return torch.zeros((batch, *graph.input_shape), device=device, dtype=dtype)

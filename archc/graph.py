@@ -1,0 +1,115 @@
+"""The IR: a tree of nodes mirroring the module tree the spec describes.
+
+`expand` builds it (blocks instantiated, expressions evaluated, names fixed); `infer`
+fills in every node's input/output shape, parameter count and MACs; emitters only read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from archc.errors import Loc
+
+MERGES = ("concat", "add", "mul")
+
+
+@dataclass(eq=False)
+class Node:
+    """Anything that becomes one module: a layer or a container."""
+
+    kind: str  # a layer kind, a structural kind, or a block's name
+    name: str  # the module's name inside its parent (an index for unnamed ones)
+    path: str  # dotted module path from the root, as in state_dict keys
+    loc: Loc | None
+    notes: tuple[str, ...] = ()  # where a block was used, for errors inside its definition
+    sources: tuple[str, ...] = ()  # `from:`: names of earlier siblings (or 'input') to read
+    merge: str | None = None  # how several sources combine
+    # filled by infer
+    in_shape: tuple[int, ...] | None = None
+    out_shape: tuple[int, ...] | None = None
+    params: int = 0
+    macs: int = 0
+
+    def children(self) -> list["Node"]:
+        return []
+
+    def walk(self) -> Iterator["Node"]:
+        """This node and all below it, parents first."""
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+
+@dataclass(eq=False)
+class Layer(Node):
+    """A built-in layer kind. `args` is the kind's validated Args, or a raw mapping whose
+    values still hold expressions over `in` (validated once the input shape is known)."""
+
+    args: Any = None
+    raw_args: dict = field(default_factory=dict)
+    args_loc: Any = None  # the YMap the arguments came from, for locating argument errors
+
+
+@dataclass(eq=False)
+class Seq(Node):
+    """Layers applied in order (nn.Sequential, or a Chain when a child reads `from:`).
+
+    `cls_name` is set for block instances: the module class is named after the block."""
+
+    items: list[Node] = field(default_factory=list)
+    cls_name: str | None = None
+
+    def children(self):
+        return self.items
+
+
+@dataclass(eq=False)
+class Residual(Node):
+    """merge(body(x), shortcut(x)) then `after`; an absent shortcut is the identity."""
+
+    body: list[Node] = field(default_factory=list)
+    shortcut: Node | None = None
+    after: list[Node] = field(default_factory=list)
+    how: str = "add"  # how body and shortcut combine
+    cls_name: str | None = None
+
+    def children(self):
+        return [*self.body, *([self.shortcut] if self.shortcut else []), *self.after]
+
+
+@dataclass(eq=False)
+class Parallel(Node):
+    """Named branches applied to the same input, merged (concat on channels, add or mul)."""
+
+    branches: list[Node] = field(default_factory=list)
+    how: str = "concat"
+    cls_name: str | None = None
+
+    def children(self):
+        return self.branches
+
+
+@dataclass(eq=False)
+class Dense(Node):
+    """DenseNet: each unit's output is concatenated onto its input, channels growing."""
+
+    units: list[Node] = field(default_factory=list)
+    cls_name: str | None = None
+
+    def children(self):
+        return self.units
+
+
+@dataclass(eq=False)
+class Graph:
+    """A whole expanded network."""
+
+    name: str
+    description: str
+    input_shape: tuple[int, ...]
+    root: Seq
+    file: str
+    source_loc: dict = field(default_factory=dict)
+
+    def nodes(self) -> Iterator[Node]:
+        return self.root.walk()

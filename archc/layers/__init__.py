@@ -1,0 +1,29 @@
+"""The registry of built-in layer kinds: one explicit list, duplicates refused."""
+from __future__ import annotations
+
+from archc.layers.activation import ACTIVATION_KINDS
+from archc.layers.base import Kind
+from archc.layers.conv import Conv
+from archc.layers.linear import Linear
+from archc.layers.norm import BatchNorm, LocalResponseNorm
+from archc.layers.pool import AdaptivePool, AvgPool, MaxPool
+from archc.layers.shape import Dropout, Flatten, Identity
+
+_KIND_CLASSES: list[type[Kind]] = [
+    Conv, MaxPool, AvgPool, AdaptivePool, BatchNorm, LocalResponseNorm,
+    Linear, Flatten, Dropout, Identity, *ACTIVATION_KINDS,
+]
+
+
+def _build_registry() -> dict[str, Kind]:
+    registry: dict[str, Kind] = {}
+    for cls in _KIND_CLASSES:
+        instance = cls()
+        for name in cls.names:
+            if name in registry:
+                raise RuntimeError(f"layer kind '{name}' registered twice")
+            registry[name] = instance
+    return registry
+
+
+KINDS: dict[str, Kind] = _build_registry()

@@ -1,0 +1,104 @@
+"""Pooling: max, average and adaptive pooling in 1-3 spatial dims."""
+from __future__ import annotations
+
+from archc.layers.base import (
+    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall,
+    compact, expect_rank, per_dim, plain, spatial_rank,
+)
+from archc.shapes import ShapeError, pool_output_size
+
+
+class MaxPoolArgs(Args):
+    kernel_size: Sizes
+    stride: Sizes | None = None  # torch: defaults to kernel_size
+    padding: PadSizes = 0
+    dilation: Sizes = 1
+    ceil_mode: Bool = False
+
+
+class AvgPoolArgs(Args):
+    kernel_size: Sizes
+    stride: Sizes | None = None
+    padding: PadSizes = 0
+    ceil_mode: Bool = False
+    count_include_pad: Bool = True
+    divisor_override: PositiveInt | None = None
+
+
+class _Pool(Kind):
+    family = "pool"
+
+    def infer(self, kind, a, shape):
+        rank = spatial_rank(kind)
+        expect_rank(kind, shape, (rank + 1,), f"channels×{rank}-d spatial")
+        kernel = per_dim(a.kernel_size, rank, "kernel_size")
+        stride = per_dim(a.stride if a.stride is not None else a.kernel_size, rank, "stride")
+        pad = per_dim(a.padding, rank, "padding")
+        dilation = per_dim(getattr(a, "dilation", 1), rank, "dilation")
+        out = tuple(
+            pool_output_size(n, k, s, p, d, a.ceil_mode)
+            for n, k, s, p, d in zip(shape[1:], kernel, stride, pad, dilation)
+        )
+        return Inferred((shape[0], *out))
+
+    def torch_call(self, kind, a, shape):
+        cls = ("MaxPool" if kind.startswith("max") else "AvgPool") + kind[-2:]
+        kwargs = {"kernel_size": plain(a.kernel_size)}
+        defaults = {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
+                    "count_include_pad": True, "divisor_override": None}
+        for name, default in defaults.items():
+            if hasattr(a, name) and getattr(a, name) != default:
+                kwargs[name] = plain(getattr(a, name))
+        return TorchCall(cls, (), kwargs)
+
+    def label(self, kind, a):
+        rank = spatial_rank(kind)
+        text = f"{kind} {'×'.join(map(str, per_dim(a.kernel_size, rank, 'kernel_size')))}"
+        stride = a.stride if a.stride is not None else a.kernel_size
+        text += f"/{compact(per_dim(stride, rank, 'stride'))}"
+        if a.padding != 0:
+            text += f", p{compact(per_dim(a.padding, rank, 'padding'))}"
+        if a.ceil_mode:
+            text += ", ceil"
+        return text
+
+
+class MaxPool(_Pool):
+    names = ("max_pool1d", "max_pool2d", "max_pool3d")
+    Args = MaxPoolArgs
+    summary = "max pooling (torch.nn.MaxPoolNd); stride defaults to kernel_size"
+
+
+class AvgPool(_Pool):
+    names = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
+    Args = AvgPoolArgs
+    summary = "average pooling (torch.nn.AvgPoolNd); stride defaults to kernel_size"
+
+
+class AdaptiveArgs(Args):
+    output_size: PositiveInt | list[PositiveInt | None]
+
+
+class AdaptivePool(Kind):
+    names = tuple(f"adaptive_{op}_pool{r}d" for op in ("avg", "max") for r in (1, 2, 3))
+    family = "pool"
+    Args = AdaptiveArgs
+    summary = "adaptive pooling to a fixed output size (None keeps that input size)"
+
+    def infer(self, kind, a: AdaptiveArgs, shape):
+        rank = spatial_rank(kind)
+        expect_rank(kind, shape, (rank + 1,), f"channels×{rank}-d spatial")
+        sizes = [a.output_size] * rank if isinstance(a.output_size, int) else a.output_size
+        if len(sizes) != rank:
+            raise ShapeError("wrong-length", "'output_size' needs one value per spatial dimension",
+                             expected=f"an int or a list of {rank}", found=str(a.output_size))
+        out = tuple(n if s is None else s for n, s in zip(shape[1:], sizes))
+        return Inferred((shape[0], *out))
+
+    def torch_call(self, kind, a, shape):
+        cls = "Adaptive" + ("AvgPool" if "avg" in kind else "MaxPool") + kind[-2:]
+        return TorchCall(cls, (plain(a.output_size),))
+
+    def label(self, kind, a):
+        size = a.output_size
+        return f"{kind} → {size if isinstance(size, int) else '×'.join(str(s) for s in size)}"

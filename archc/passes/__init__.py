@@ -1,0 +1,1 @@
+"""The compiler's passes: expand (spec → graph), infer (shapes, params, MACs)."""

@@ -1,0 +1,483 @@
+"""The expand pass: a loaded Spec → a Graph of named nodes.
+
+Blocks are instantiated, `$p`/`${…}` substituted, defaults merged, arguments validated
+against each kind's schema, and every node named and given its module path. Values that
+read the incoming shape (`${in.channels // 2}`) stay Deferred for the infer pass, so
+expansion never needs shapes; structure (repeat counts, names) may not depend on `in`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, Strict, ValidationError
+from typing_extensions import Annotated
+
+from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
+from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.layers import KINDS
+from archc.passes.limits import Limits
+from archc.spec.expr import Deferred, ExprError, substitute
+from archc.spec.load import BlockInfo, Spec, validation_errors
+from archc.spec.model import IDENTIFIER, PARAM_TYPES
+from archc.spec.yaml_source import YList, YMap, key_loc, value_loc
+
+import re
+
+META_KEYS = ("name", "from", "merge", "when")
+_NAME_RE = re.compile(IDENTIFIER)
+Count = Annotated[int, Strict(), Field(ge=0)]
+
+
+class _Structural(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SequentialArgs(_Structural):
+    layers: SkipValidation[Any]
+
+
+class RepeatArgs(_Structural):
+    times: Count
+    layers: SkipValidation[Any]
+    prefix: Annotated[str, Strict()] | None = None
+
+
+class ResidualArgs(_Structural):
+    body: SkipValidation[Any]
+    shortcut: SkipValidation[Any] = None
+    shortcut_name: Annotated[str, Strict()] = "shortcut"
+    after: SkipValidation[Any] = None
+    merge: str = "add"
+
+
+class ParallelArgs(_Structural):
+    branches: SkipValidation[Any]
+    merge: str = "concat"
+
+
+class DenseArgs(_Structural):
+    units: Count
+    layers: SkipValidation[Any]
+    prefix: Annotated[str, Strict()] | None = None
+
+
+STRUCTURAL: dict[str, type[_Structural]] = {
+    "sequential": SequentialArgs,
+    "repeat": RepeatArgs,
+    "residual": ResidualArgs,
+    "parallel": ParallelArgs,
+    "dense": DenseArgs,
+}
+
+
+def class_name(name: str) -> str:
+    """vgg_block → VggBlock: the module class a block's instances get."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a list of layers sees: bound names, the blocks being expanded, depth."""
+
+    names: dict
+    block_stack: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    depth: int = 0
+
+    def bind(self, **extra) -> "Scope":
+        return Scope({**self.names, **extra}, self.block_stack, self.notes, self.depth)
+
+    def deeper(self) -> "Scope":
+        return Scope(self.names, self.block_stack, self.notes, self.depth + 1)
+
+
+class _Abort(Exception):
+    """Stop expanding the current item; its error is already in the sink."""
+
+
+class Expander:
+    def __init__(self, spec: Spec, limits: Limits, sink: ErrorSink):
+        self.spec, self.limits, self.sink = spec, limits, sink
+        self.node_count = 0
+
+    # -- errors ---------------------------------------------------------------------------
+    def error(self, code: str, message: str, loc: Loc | None, scope: Scope, **kw) -> ArchcError:
+        err = ArchcError(code, message, loc, notes=list(scope.notes), **kw)
+        self.sink.add(err)
+        return err
+
+    def fail(self, code: str, message: str, loc: Loc | None, scope: Scope, **kw):
+        self.error(code, message, loc, scope, **kw)
+        raise _Abort()
+
+    # -- entry ----------------------------------------------------------------------------
+    def run(self) -> Graph:
+        doc, raw = self.spec.doc, self.spec.raw
+        root = Seq(kind="network", name="", path="", loc=raw.loc, cls_name=class_name(doc.name))
+        root.items = self.layer_list(raw["layers"], value_loc(raw, "layers", raw.loc), Scope({}), "layers")
+        self.name_children(root.items, Scope({}))
+        assign_paths(root, "")
+        return Graph(doc.name, doc.description, tuple(doc.input), root, self.spec.file)
+
+    # -- lists ----------------------------------------------------------------------------
+    def layer_list(self, items: Any, loc: Loc | None, scope: Scope, what: str) -> list[Node]:
+        if not isinstance(items, list) or not items:
+            self.fail("bad-layers", f"'{what}' must be a non-empty list of layers", getattr(items, "loc", loc), scope,
+                      expected="a YAML list ('- kind' or '- kind: {args}')", found=_describe(items))
+        nodes: list[Node] = []
+        for index, item in enumerate(items):
+            item_loc = value_loc(items, index, loc)
+            try:
+                nodes.extend(self.item(item, item_loc, scope))
+            except _Abort:
+                continue
+        return nodes
+
+    def item(self, item: Any, loc: Loc | None, scope: Scope) -> list[Node]:
+        """One entry of a layer list; a repeat without a name splices several nodes."""
+        if scope.depth > self.limits.max_depth:
+            self.fail("too-deep", "layers nest too deeply", loc, scope,
+                      expected=f"at most {self.limits.max_depth} levels", found="more")
+        if isinstance(item, str):
+            kind, args, args_loc = item, YMap(), loc
+            args.loc, args.key_locs, args.value_locs = loc, {}, {}
+        elif isinstance(item, YMap) and len(item) == 1:
+            kind = next(iter(item))
+            args = item[kind]
+            args_loc = value_loc(item, kind, loc)
+            if args is None:
+                args = YMap()
+                args.loc, args.key_locs, args.value_locs = args_loc, {}, {}
+            if not isinstance(args, YMap):
+                self.fail("bad-layer", f"arguments of '{kind}' must be a mapping", args_loc, scope,
+                          expected=f"'{kind}: {{name: value, …}}'", found=_describe(args),
+                          hint="write each argument by name, e.g. 'dropout: {p: 0.5}'")
+            loc = key_loc(item, kind, loc)
+        elif isinstance(item, YMap):
+            self.fail("bad-layer", "a layer must be a mapping with exactly one key (its kind)", loc, scope,
+                      expected="'- kind: {args}'", found=f"keys {', '.join(map(str, item))}",
+                      hint="put 'name:', 'from:' and other arguments inside the kind's mapping; check indentation")
+        else:
+            self.fail("bad-layer", "a layer must be a kind name or a one-key mapping", loc, scope,
+                      expected="'- relu' or '- conv2d: {out_channels: 6, kernel_size: 5}'", found=_describe(item))
+        if not isinstance(kind, str):
+            self.fail("unknown-kind", f"layer kind must be a name, found {kind!r}", loc, scope)
+
+        self.node_count += 1
+        if self.node_count > self.limits.max_nodes:
+            self.fail("too-many-nodes", "the spec expands to too many layers", loc, scope,
+                      expected=f"at most {self.limits.max_nodes:,} nodes", found="more")
+        if "when" in args:
+            # `when:` drops the layer where its condition is false (optional shortcuts …)
+            condition = self.concrete(args["when"], value_loc(args, "when", loc), scope, "when")
+            if not isinstance(condition, bool):
+                self.fail("bad-when", "'when' must be true or false", value_loc(args, "when", loc), scope,
+                          expected="a boolean, e.g. when: $use_1x1conv or when: ${i > 0}", found=repr(condition))
+            if not condition:
+                self.node_count -= 1
+                return []
+        meta = self.meta(args, loc, scope)
+        rest = YMap((k, v) for k, v in args.items() if k not in META_KEYS)
+        rest.loc, rest.key_locs, rest.value_locs = args.loc, args.key_locs, args.value_locs
+
+        if kind in STRUCTURAL:
+            nodes = self.structural(kind, rest, loc, scope.deeper(), meta)
+        elif kind in self.spec.blocks:
+            nodes = [self.block(self.spec.blocks[kind], rest, loc, scope.deeper(), meta)]
+        elif kind in KINDS:
+            nodes = [self.layer(kind, rest, loc, scope, meta)]
+        else:
+            choices = [*KINDS, *STRUCTURAL, *self.spec.blocks]
+            hint = did_you_mean(kind, choices)
+            if not hint and not self.spec.blocks:
+                hint = "blocks of the standard library need 'imports: [std]'"
+            self.fail("unknown-kind", f"unknown layer kind '{kind}'", loc, scope,
+                      expected="a built-in kind, a structural kind or a block in scope", found=f"'{kind}'", hint=hint)
+        for node in nodes[:1]:
+            node.sources, node.merge = meta["from"], meta["merge"]
+        if meta["name"] is not None and len(nodes) == 1:
+            nodes[0].name = meta["name"]
+        return nodes
+
+    def meta(self, args: YMap, loc: Loc | None, scope: Scope) -> dict:
+        """name:, from: and merge:, accepted on every layer and block."""
+        out = {"name": None, "from": (), "merge": None}
+        if "name" in args:
+            name = self.value(args["name"], value_loc(args, "name", loc), scope)
+            if not isinstance(name, str) or not _NAME_RE.match(name):
+                self.fail("bad-name", f"invalid layer name {name!r}", value_loc(args, "name", loc), scope,
+                          expected="an identifier (letters, digits, _; not starting with a digit)", found=repr(name),
+                          hint="names become module attributes and state_dict keys")
+            out["name"] = name
+        if "from" in args:
+            sources = self.value(args["from"], value_loc(args, "from", loc), scope)
+            sources = [sources] if isinstance(sources, str) else sources
+            if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
+                self.fail("bad-from", "'from' must name one earlier layer or a list of them",
+                          value_loc(args, "from", loc), scope, found=repr(sources))
+            out["from"] = tuple(sources)
+        if "merge" in args:
+            merge = args["merge"]
+            if merge not in MERGES:
+                self.fail("bad-merge", f"unknown merge '{merge}'", value_loc(args, "merge", loc), scope,
+                          expected=" | ".join(MERGES), found=repr(merge), hint=did_you_mean(merge, MERGES))
+            out["merge"] = merge
+        if len(out["from"]) > 1 and out["merge"] is None:
+            self.fail("bad-merge", "several 'from' sources need a 'merge'", value_loc(args, "from", loc), scope,
+                      expected="merge: concat | add | mul", found="no merge")
+        return out
+
+    # -- values ---------------------------------------------------------------------------
+    def value(self, raw: Any, loc: Loc | None, scope: Scope) -> Any:
+        """Substitute `$p` and `${…}` throughout a value (lists and mappings too)."""
+        if isinstance(raw, list):
+            return [self.value(v, value_loc(raw, i, loc), scope) for i, v in enumerate(raw)]
+        if isinstance(raw, dict):
+            return {k: self.value(v, value_loc(raw, k, loc), scope) for k, v in raw.items()}
+        try:
+            return substitute(raw, scope.names)
+        except ExprError as exc:
+            self.fail(exc.code, exc.message, loc, scope, found=repr(raw), hint=exc.hint)
+
+    def concrete(self, raw: Any, loc: Loc | None, scope: Scope, what: str) -> Any:
+        value = self.value(raw, loc, scope)
+        if _has_deferred(value):
+            self.fail("needs-concrete", f"'{what}' cannot depend on the incoming shape", loc, scope,
+                      found=repr(raw), hint="the structure of a network is fixed before shapes are known")
+        return value
+
+    # -- built-in layers ------------------------------------------------------------------
+    def layer(self, kind: str, args: YMap, loc: Loc | None, scope: Scope, meta: dict) -> Layer:
+        defaults = self.spec.doc.defaults.get(kind, {})
+        merged = {**defaults, **{k: self.value(v, value_loc(args, k, loc), scope) for k, v in args.items()}}
+        node = Layer(kind=kind, name="", path="", loc=loc, notes=scope.notes, raw_args=merged, args_loc=args)
+        if not _has_deferred(merged):
+            node.args = validate_args(kind, merged, args, loc, self.sink, scope.notes)
+        return node
+
+    # -- blocks ---------------------------------------------------------------------------
+    def block(self, info: BlockInfo, args: YMap, loc: Loc | None, scope: Scope, meta: dict) -> Node:
+        if info.name in scope.block_stack:
+            cycle = " → ".join([*scope.block_stack[scope.block_stack.index(info.name):], info.name])
+            self.fail("block-cycle", f"blocks use each other in a cycle: {cycle}", loc, scope,
+                      hint="a block cannot contain itself, directly or through other blocks")
+        params = info.definition.params
+        bound: dict[str, Any] = {}
+        for key in args:
+            if key not in params:
+                self.error("unknown-parameter", f"block '{info.name}' has no parameter '{key}'", key_loc(args, key, loc),
+                           scope, expected="one of " + (", ".join(params) or "(no parameters)"), found=f"'{key}'",
+                           hint=did_you_mean(key, params))
+        for pname, spec in params.items():
+            required = isinstance(spec, str) and spec in PARAM_TYPES
+            if pname in args:
+                value = self.value(args[pname], value_loc(args, pname, loc), scope)
+            elif required:
+                self.error("missing-parameter", f"block '{info.name}' needs parameter '{pname}'", loc, scope,
+                           expected=f"'{pname}: <{spec}>'", found="nothing")
+                continue
+            else:
+                # a default may itself be an expression over earlier parameters or `in`
+                value = self.value(spec, key_loc(info.definition.params, pname, info.loc), Scope(bound, notes=scope.notes))
+            is_expression = isinstance(spec, str) and "${" in spec
+            wanted = spec if required else None if is_expression else _type_name(spec)
+            if wanted and not isinstance(value, Deferred) and not _is_type(value, wanted):
+                self.error("bad-parameter", f"parameter '{pname}' of block '{info.name}' has the wrong type",
+                           value_loc(args, pname, loc), scope, expected=wanted, found=repr(value))
+                continue
+            bound[pname] = value
+        if len(bound) < len(params):
+            raise _Abort()
+        use = f"in block '{info.name}' used at {loc}" if loc else f"in block '{info.name}'"
+        inner = Scope(bound, (*scope.block_stack, info.name), (*scope.notes, use), scope.depth)
+        layers = info.raw.get("layers") if isinstance(info.raw, YMap) else None
+        items = self.layer_list(layers, value_loc(info.raw, "layers", info.loc), inner, f"blocks.{info.name}.layers")
+        self.name_children(items, inner)
+        node = Seq(kind=info.name, name="", path="", loc=loc, notes=scope.notes, items=items, cls_name=class_name(info.name))
+        # A block that is one container *is* that container (so torchvision's BasicBlock is
+        # a residual module with conv1, bn1 … directly, not wrapped in a Sequential).
+        if len(items) == 1 and isinstance(items[0], (Seq, Residual, Parallel, Dense)) and not items[0].sources:
+            only = items[0]
+            only.cls_name, only.kind, only.loc, only.name = class_name(info.name), info.name, loc, ""
+            return only
+        return node
+
+    # -- structure ------------------------------------------------------------------------
+    def structural(self, kind: str, args: YMap, loc: Loc | None, scope: Scope, meta: dict) -> list[Node]:
+        schema = STRUCTURAL[kind]
+        values = YMap((k, v if k in ("layers", "body", "shortcut", "after", "branches") else self.concrete(v, value_loc(args, k, loc), scope, k))
+                      for k, v in args.items())
+        values.loc, values.key_locs, values.value_locs = args.loc, args.key_locs, args.value_locs
+        try:
+            a = schema.model_validate(values)
+        except ValidationError as exc:
+            for err in validation_errors(exc, args, loc, schema, where=kind):
+                err.notes = list(scope.notes)
+                self.sink.add(err)
+            raise _Abort() from None
+        return getattr(self, "make_" + kind)(a, args, loc, scope, meta)
+
+    def make_sequential(self, a: SequentialArgs, args, loc, scope, meta) -> list[Node]:
+        items = self.layer_list(a.layers, value_loc(args, "layers", loc), scope, "sequential.layers")
+        self.name_children(items, scope)
+        return [Seq(kind="sequential", name="", path="", loc=loc, notes=scope.notes, items=items)]
+
+    def iterations(self, count: int, raw_layers, args, loc, scope, what: str, prefix: str | None) -> list[list[Node]]:
+        if count > self.limits.max_repeat:
+            self.fail("too-many-repeats", f"{what} count is too large", value_loc(args, "times" if what == "repeat" else "units", loc),
+                      scope, expected=f"at most {self.limits.max_repeat:,}", found=f"{count:,}")
+        out = []
+        for i in range(count):
+            items = self.layer_list(raw_layers, value_loc(args, "layers", loc), scope.bind(i=i), f"{what}.layers")
+            if prefix is not None:
+                if len(items) != 1:
+                    unit = Seq(kind=what, name="", path="", loc=loc, notes=scope.notes, items=items)
+                    self.name_children(items, scope)
+                    items = [unit]
+                items[0].name = f"{prefix}{i + 1}"
+            out.append(items)
+        return out
+
+    def make_repeat(self, a: RepeatArgs, args, loc, scope, meta) -> list[Node]:
+        items = [n for it in self.iterations(a.times, a.layers, args, loc, scope, "repeat", a.prefix) for n in it]
+        if meta["name"] is None and not meta["from"]:
+            return items  # an unnamed repeat splices its layers into the enclosing list
+        if not items:
+            self.fail("empty-repeat", "a named repeat needs times ≥ 1", loc, scope)
+        self.name_children(items, scope)
+        return [Seq(kind="repeat", name="", path="", loc=loc, notes=scope.notes, items=items)]
+
+    def make_dense(self, a: DenseArgs, args, loc, scope, meta) -> list[Node]:
+        units = []
+        for i, items in enumerate(self.iterations(a.units, a.layers, args, loc, scope, "dense", a.prefix)):
+            if len(items) == 1:
+                unit = items[0]
+                if a.prefix is None:
+                    unit.name = ""
+            else:
+                self.name_children(items, scope)
+                unit = Seq(kind="dense_unit", name="", path="", loc=loc, notes=scope.notes, items=items)
+            units.append(unit)
+        self.name_children(units, scope)
+        return [Dense(kind="dense", name="", path="", loc=loc, notes=scope.notes, units=units)]
+
+    def make_residual(self, a: ResidualArgs, args, loc, scope, meta) -> list[Node]:
+        self.check_merge(a.merge, ("add", "mul", "concat"), args, loc, scope)
+        body = self.layer_list(a.body, value_loc(args, "body", loc), scope, "residual.body")
+        shortcut = None
+        if a.shortcut is not None:
+            items = self.layer_list(a.shortcut, value_loc(args, "shortcut", loc), scope, "residual.shortcut")
+            # every shortcut layer may be dropped by `when:`; nothing left means identity
+            shortcut = self.group(items, a.shortcut_name, loc, scope, "shortcut") if items else None
+        after = self.layer_list(a.after, value_loc(args, "after", loc), scope, "residual.after") if a.after is not None else []
+        for node in [*body, *after]:
+            if node.sources:
+                self.fail("bad-from", "'from' cannot be used inside a residual", node.loc, scope,
+                          hint="wrap the layers in a 'sequential' inside the body")
+        node = Residual(kind="residual", name="", path="", loc=loc, notes=scope.notes, body=body, shortcut=shortcut,
+                        after=after, how=a.merge)
+        self.name_children(node.children(), scope)
+        return [node]
+
+    def make_parallel(self, a: ParallelArgs, args, loc, scope, meta) -> list[Node]:
+        self.check_merge(a.merge, MERGES, args, loc, scope)
+        if not isinstance(a.branches, dict) or not a.branches:
+            self.fail("bad-branches", "'branches' must map branch names to lists of layers",
+                      value_loc(args, "branches", loc), scope, found=_describe(a.branches),
+                      expected="branches: {branch1: [...], branch2: [...]}")
+        branches = []
+        for bname, raw in a.branches.items():
+            bloc = value_loc(a.branches, bname, loc)
+            if not isinstance(bname, str) or not _NAME_RE.match(bname):
+                self.fail("bad-name", f"invalid branch name {bname!r}", key_loc(a.branches, bname, loc), scope,
+                          expected="an identifier")
+            items = self.layer_list(raw, bloc, scope, f"branches.{bname}")
+            branches.append(self.group(items, bname, bloc, scope, "branch"))
+        node = Parallel(kind="parallel", name="", path="", loc=loc, notes=scope.notes, branches=branches, how=a.merge)
+        return [node]
+
+    def group(self, items: list[Node], name: str, loc, scope, kind: str) -> Node:
+        """A branch or shortcut: its one node directly, or a Sequential of several."""
+        if len(items) == 1 and not items[0].sources:
+            items[0].name = name
+            return items[0]
+        self.name_children(items, scope)
+        return Seq(kind=kind, name=name, path="", loc=loc, notes=scope.notes, items=items)
+
+    def check_merge(self, merge: str, allowed, args, loc, scope) -> None:
+        if merge not in allowed:
+            self.fail("bad-merge", f"unknown merge '{merge}'", value_loc(args, "merge", loc), scope,
+                      expected=" | ".join(allowed), found=repr(merge), hint=did_you_mean(merge, allowed))
+
+    # -- names ----------------------------------------------------------------------------
+    def name_children(self, nodes: list[Node], scope: Scope) -> None:
+        """Unnamed children get their position (as nn.Sequential numbers them); names are unique."""
+        seen: dict[str, Node] = {}
+        for index, node in enumerate(nodes):
+            if not node.name:
+                node.name = str(index)
+            if node.name in seen:
+                self.error("duplicate-name", f"two layers here are named '{node.name}'", node.loc, scope,
+                           expected="unique names among siblings", found=f"also at {seen[node.name].loc}")
+            seen[node.name] = node
+
+
+def assign_paths(node: Node, path: str) -> None:
+    node.path = path
+    for child in node.children():
+        assign_paths(child, f"{path}.{child.name}" if path else child.name)
+
+
+def validate_args(kind: str, values: dict, raw: Any, loc: Loc | None, sink: ErrorSink, notes=()) -> Any:
+    """Check a layer's arguments against its kind's schema; errors go to the sink."""
+    schema = KINDS[kind].Args
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        for err in validation_errors(exc, raw, loc, schema, where=kind):
+            err.notes = list(notes)
+            sink.add(err)
+        return None
+
+
+def _has_deferred(value: Any) -> bool:
+    if isinstance(value, Deferred):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_deferred(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_deferred(v) for v in value.values())
+    return False
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "float", str: "str", list: "list"}.get(type(value), type(value).__name__)
+
+
+def _is_type(value: Any, wanted: str) -> bool:
+    if wanted == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if wanted == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return _type_name(value) == wanted or (wanted == "list" and isinstance(value, list))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return repr(value)
+
+
+def expand(spec: Spec, limits: Limits = Limits()) -> Graph:
+    """Expand a loaded spec into a named graph; raises every independent error at once."""
+    sink = ErrorSink()
+    graph = None
+    try:
+        graph = Expander(spec, limits, sink).run()
+    except _Abort:
+        pass
+    sink.raise_if_any()
+    return graph

@@ -1,0 +1,162 @@
+"""The infer pass: every node gets its input and output shape, parameters and MACs.
+
+All arithmetic is delegated to the layer kinds (which use archc.shapes); this pass only
+walks the tree, wires `from:` sources, checks merges, and turns ShapeErrors into located
+ArchcErrors that name the layer and echo its input.
+"""
+from __future__ import annotations
+
+from archc.errors import ArchcError, ErrorSink, did_you_mean
+from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.layers import KINDS
+from archc.passes.expand import validate_args
+from archc.passes.limits import Limits
+from archc.shapes import ShapeError, format_shape, product
+from archc.spec.expr import Deferred, ExprError, InShape
+
+
+class _Stop(Exception):
+    """Inference of this chain cannot continue; the error is in the sink."""
+
+
+class Inferrer:
+    def __init__(self, limits: Limits, sink: ErrorSink):
+        self.limits, self.sink = limits, sink
+
+    def fail(self, node: Node, code: str, message: str, **kw):
+        self.sink.add(ArchcError(code, message, node.loc, path=_where(node), notes=list(node.notes), **kw))
+        raise _Stop()
+
+    def node(self, node: Node, shape: tuple[int, ...]) -> tuple[int, ...]:
+        node.in_shape = shape
+        handler = getattr(self, "infer_" + type(node).__name__.lower())
+        node.out_shape = handler(node, shape)
+        elements = product(node.out_shape)
+        if elements > self.limits.max_elements:
+            self.fail(node, "too-large", "this output is too large to allocate",
+                      expected=f"at most {self.limits.max_elements:,} elements per sample",
+                      found=f"{format_shape(node.out_shape)} = {elements:,}")
+        if isinstance(node, Layer):
+            pass
+        else:
+            node.params = sum(c.params for c in node.children())
+            node.macs = sum(c.macs for c in node.children())
+        return node.out_shape
+
+    def infer_layer(self, node: Layer, shape):
+        if node.args is None:
+            node.args = self.resolve_args(node, shape)
+        try:
+            result = KINDS[node.kind].infer(node.kind, node.args, shape)
+        except ShapeError as exc:
+            self.fail(node, exc.code, exc.message, expected=exc.expected,
+                      found=f"{exc.found}" + (f" (input {format_shape(shape)})" if "input" not in exc.found else ""),
+                      hint=exc.hint)
+        if result.params > self.limits.max_params:
+            self.fail(node, "too-many-params", "this layer has too many parameters",
+                      expected=f"at most {self.limits.max_params:,} (--max-params)", found=f"{result.params:,}")
+        node.params, node.macs = result.params, result.macs
+        return result.shape
+
+    def resolve_args(self, node: Layer, shape):
+        """Evaluate the `${… in …}` values now that the incoming shape is known."""
+        values = {}
+        for key, value in node.raw_args.items():
+            try:
+                values[key] = _evaluate(value, InShape(shape))
+            except ExprError as exc:
+                self.sink.add(ArchcError(exc.code, exc.message, _arg_loc(node, key), path=_where(node),
+                                         notes=list(node.notes), found=repr(value), hint=exc.hint))
+                raise _Stop() from None
+        args = validate_args(node.kind, values, node.args_loc, node.loc, self.sink, node.notes)
+        if args is None:
+            raise _Stop()
+        return args
+
+    def infer_seq(self, node: Seq, shape):
+        outputs = {"input": shape}
+        for child in node.items:
+            if child.sources:
+                shape = self.merge_sources(child, outputs)
+            shape = self.node(child, shape)
+            outputs[child.name] = shape
+        return shape
+
+    def merge_sources(self, child: Node, outputs: dict) -> tuple[int, ...]:
+        for source in child.sources:
+            if source not in outputs or source == child.name:
+                self.fail(child, "unknown-source", f"'from' names '{source}', which is not an earlier layer here",
+                          expected="'input' or one of " + ", ".join(k for k in outputs if k != "input"),
+                          found=f"'{source}'", hint=did_you_mean(source, outputs))
+        shapes = [outputs[s] for s in child.sources]
+        if len(shapes) == 1:
+            return shapes[0]
+        return self.merged(child, child.merge, list(zip(child.sources, shapes)))
+
+    def merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]]) -> tuple[int, ...]:
+        shapes = [s for _, s in named]
+        listing = ", ".join(f"{n}: {format_shape(s)}" for n, s in named)
+        if merge == "concat":
+            if len({len(s) for s in shapes}) != 1 or len({s[1:] for s in shapes}) != 1:
+                self.fail(node, "merge-mismatch", "concatenated inputs must agree on every dim but channels",
+                          expected="equal sizes after the channel dim", found=listing)
+            return (sum(s[0] for s in shapes), *shapes[0][1:])
+        if len(set(shapes)) != 1:
+            self.fail(node, "merge-mismatch", f"'{merge}' needs inputs of equal shape",
+                      expected="the same shape everywhere", found=listing,
+                      hint="give the shortcut a 1×1 convolution with the body's stride and channels"
+                      if isinstance(node, Residual) else "")
+        return shapes[0]
+
+    def infer_residual(self, node: Residual, shape):
+        out = shape
+        for child in node.body:
+            out = self.node(child, out)
+        short = self.node(node.shortcut, shape) if node.shortcut else shape
+        out = self.merged(node, node.how, [("body", out), (node.shortcut.name if node.shortcut else "identity", short)])
+        for child in node.after:
+            out = self.node(child, out)
+        return out
+
+    def infer_parallel(self, node: Parallel, shape):
+        named = [(branch.name, self.node(branch, shape)) for branch in node.branches]
+        return self.merged(node, node.how, named)
+
+    def infer_dense(self, node: Dense, shape):
+        for unit in node.units:
+            grown = self.node(unit, shape)
+            shape = self.merged(unit, "concat", [("input", shape), (unit.name, grown)])
+        return shape
+
+
+def _evaluate(value, incoming: InShape):
+    if isinstance(value, Deferred):
+        return value.evaluate(incoming)
+    if isinstance(value, list):
+        return [_evaluate(v, incoming) for v in value]
+    return value
+
+
+def _arg_loc(node: Layer, key: str):
+    raw = node.args_loc
+    return getattr(raw, "value_locs", {}).get(key, node.loc)
+
+
+def _where(node: Node) -> str:
+    return f"{node.path or '<network>'} ({node.kind})"
+
+
+def infer(graph: Graph, limits: Limits = Limits()) -> Graph:
+    """Fill in shapes, params and MACs on every node; raises located errors."""
+    sink = ErrorSink()
+    inferrer = Inferrer(limits, sink)
+    try:
+        inferrer.node(graph.root, graph.input_shape)
+    except _Stop:
+        pass
+    sink.raise_if_any()
+    total = graph.root.params
+    if total > limits.max_params:
+        raise ArchcError("too-many-params", "the network has too many parameters", graph.root.loc,
+                         expected=f"at most {limits.max_params:,} (--max-params)", found=f"{total:,}")
+    return graph

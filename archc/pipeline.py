@@ -1,0 +1,21 @@
+"""load → expand → infer, the torch-free front half of the compiler."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from archc.graph import Graph
+from archc.passes.expand import expand
+from archc.passes.infer import infer
+from archc.passes.limits import Limits
+from archc.spec.load import Spec, load_spec
+
+
+def load(source: str | Path, *, text: str | bytes | None = None) -> Spec:
+    """Read and validate a spec (no torch)."""
+    return load_spec(source, text=text)
+
+
+def check(source: str | Path | Spec, *, text: str | bytes | None = None, limits: Limits = Limits()) -> Graph:
+    """Load, expand and infer a spec: every node's shape, params and MACs (no torch)."""
+    spec = source if isinstance(source, Spec) else load_spec(source, text=text)
+    return infer(expand(spec, limits), limits)

@@ -1,0 +1,104 @@
+"""The container modules archc builds networks from: plain PyTorch, no archc imports.
+
+This file is also copied verbatim into every generated source file, so a model written
+by `archc build` runs without archc installed and has the same structure (and so the
+same state_dict keys and outputs) as the module archc builds.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def merge(tensors: list[torch.Tensor], how: str) -> torch.Tensor:
+    """Combine tensors of matching shape: concat along channels, add or multiply."""
+    if how == "concat":
+        return torch.cat(tensors, dim=1)
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out + t if how == "add" else out * t
+    return out
+
+
+class Chain(nn.Module):
+    """Children applied in order, where a child may read earlier children's outputs.
+
+    wiring maps a child's name to (source names, merge); 'input' is the chain's input.
+    Children without wiring read the previous child's output, as in nn.Sequential.
+    """
+
+    def __init__(self, layers: dict[str, nn.Module], wiring: dict[str, tuple[tuple[str, ...], str]]):
+        super().__init__()
+        for name, layer in layers.items():
+            self.add_module(name, layer)
+        self.wiring = wiring
+        self.kept = {source for sources, _ in wiring.values() for source in sources}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        saved = {"input": x}
+        for name, layer in self.named_children():
+            if name in self.wiring:
+                sources, how = self.wiring[name]
+                x = merge([saved[s] for s in sources], how)
+            x = layer(x)
+            if name in self.kept:
+                saved[name] = x
+        return x
+
+
+class Residual(nn.Module):
+    """merge(body(x), shortcut(x)), then the `after` layers; no shortcut means identity.
+
+    Body and after layers are registered directly on this module (conv1, bn1, …), as in
+    torchvision's BasicBlock, so checkpoints keep their familiar keys.
+    """
+
+    def __init__(self, body: dict[str, nn.Module], shortcut: nn.Module | None = None,
+                 shortcut_name: str = "shortcut", after: dict[str, nn.Module] | None = None, how: str = "add"):
+        super().__init__()
+        after = after or {}
+        for name, layer in [*body.items(), *after.items()]:
+            self.add_module(name, layer)
+        if shortcut is not None:
+            self.add_module(shortcut_name, shortcut)
+        self.body_names = tuple(body)
+        self.after_names = tuple(after)
+        self.shortcut_name = shortcut_name if shortcut is not None else None
+        self.how = how
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for name in self.body_names:
+            out = self._modules[name](out)
+        shortcut = x if self.shortcut_name is None else self._modules[self.shortcut_name](x)
+        out = merge([out, shortcut], self.how)
+        for name in self.after_names:
+            out = self._modules[name](out)
+        return out
+
+
+class Parallel(nn.Module):
+    """Branches applied to the same input, their outputs merged (Inception)."""
+
+    def __init__(self, branches: dict[str, nn.Module], how: str = "concat"):
+        super().__init__()
+        for name, branch in branches.items():
+            self.add_module(name, branch)
+        self.how = how
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return merge([branch(x) for branch in self.children()], self.how)
+
+
+class Dense(nn.Module):
+    """DenseNet block: each unit's output is concatenated onto its input."""
+
+    def __init__(self, units: dict[str, nn.Module]):
+        super().__init__()
+        for name, unit in units.items():
+            self.add_module(name, unit)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for unit in self.children():
+            x = torch.cat([x, unit(x)], dim=1)
+        return x

@@ -1,0 +1,109 @@
+"""All shape arithmetic, as pure integer functions mirroring ATen's own rules.
+
+Every layer kind computes its output size through these; nothing else in archc does
+shape arithmetic. Each function returns the size or raises ShapeError with what was
+expected and what was found.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ShapeError(Exception):
+    """A shape rule refused its inputs."""
+
+    code: str
+    message: str
+    expected: str = ""
+    found: str = ""
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:
+    """ATen's convolution output size: ⌊(n + p − d·(k − 1) − 1) / s⌋ + 1, p the total padding."""
+    effective = dilation * (kernel - 1) + 1
+    padded = size + pad_total
+    if padded < effective:
+        raise ShapeError(
+            "kernel-too-large",
+            "the kernel is larger than the padded input",
+            expected=f"padded input ≥ effective kernel {effective}"
+            + (f" (dilation {dilation} × (kernel {kernel} − 1) + 1)" if dilation > 1 else ""),
+            found=f"input {size} + padding {pad_total} = {padded}",
+            hint="reduce the kernel or stride earlier, add padding, or use a larger input",
+        )
+    return (padded - effective) // stride + 1
+
+
+def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
+    """padding='same' as torch applies it: total d·(k−1), the extra one on the right."""
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2
+
+
+def pool_output_size(
+    size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool
+) -> int:
+    """ATen's pooling_output_shape, including ceil_mode's last-window correction.
+
+    With ceil_mode a partial last window counts, but only if it starts inside the input
+    or its left padding; otherwise it is dropped.
+    """
+    if pad > kernel // 2:
+        raise ShapeError(
+            "pool-padding-too-large",
+            "pooling padding must be at most half the kernel size",
+            expected=f"padding ≤ {kernel} // 2 = {kernel // 2}",
+            found=f"padding {pad}",
+        )
+    numerator = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = numerator // stride + 1  # floor division rounds towards −∞, as ATen's div_rtn
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    if out < 1:
+        effective = dilation * (kernel - 1) + 1
+        raise ShapeError(
+            "output-too-small",
+            "pooling gives an output size below 1",
+            expected=f"input + 2·padding ≥ effective kernel {effective}",
+            found=f"input {size}, padding {pad}, kernel {kernel}, stride {stride} → output {out}",
+            hint="the input is too small here: remove a downsampling layer or enlarge the input",
+        )
+    return out
+
+
+def flatten_shape(shape: tuple[int, ...], start_dim: int, end_dim: int) -> tuple[int, ...]:
+    """nn.Flatten on a batched tensor (dims count the batch), applied to a sample shape."""
+    rank = len(shape) + 1
+    start = start_dim + rank if start_dim < 0 else start_dim
+    end = end_dim + rank if end_dim < 0 else end_dim
+    if not (0 <= start < rank and 0 <= end < rank) or start > end:
+        raise ShapeError(
+            "bad-dim", "flatten dimensions are out of range",
+            expected=f"0 ≤ start_dim ≤ end_dim < {rank} (the batch is dim 0)",
+            found=f"start_dim {start_dim}, end_dim {end_dim}",
+        )
+    if start == 0:
+        raise ShapeError("bad-dim", "flatten must keep the batch dimension",
+                         expected="start_dim ≥ 1", found=f"start_dim {start_dim}")
+    full = (None, *shape)
+    merged = 1
+    for size in full[start : end + 1]:
+        merged *= size
+    return tuple(full[1:start]) + (merged,) + tuple(full[end + 1 :])
+
+
+def product(values) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def format_shape(shape) -> str:
+    """C×H×W notation, batch left out."""
+    return "×".join(str(s) for s in shape)

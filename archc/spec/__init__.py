@@ -1,0 +1,1 @@
+"""Reading specs: YAML with positions, the spec model, expressions, the block library."""

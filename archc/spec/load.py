@@ -1,0 +1,216 @@
+"""The load pass: files → a validated SpecDoc plus every block in scope, with positions."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
+from archc.spec.model import BlockDef, BlockFileDoc, SpecDoc
+from archc.spec.yaml_source import YMap, key_loc, locate, parse_yaml
+
+STD_DIR = Path(__file__).parent / "std"
+
+
+@dataclass
+class BlockInfo:
+    """One block definition and where it was written."""
+
+    name: str
+    definition: BlockDef
+    raw: YMap  # the definition's YAML, for positions
+    loc: Loc | None
+
+
+@dataclass
+class Spec:
+    """A loaded spec: the document, its YAML with positions, and the blocks it can use."""
+
+    doc: SpecDoc
+    raw: YMap
+    file: str
+    blocks: dict[str, BlockInfo] = field(default_factory=dict)
+
+
+def std_files() -> dict[str, Path]:
+    """The standard library's block files by import name ('std/resnet' …)."""
+    return {f"std/{p.stem}": p for p in sorted(STD_DIR.glob("*.yaml"))}
+
+
+def validation_errors(exc: ValidationError, raw: Any, fallback: Loc | None, schema: type[BaseModel] | None = None,
+                      where: str = "") -> list[ArchcError]:
+    """pydantic's errors as located ArchcErrors, one per offending field."""
+    grouped: dict[tuple, list[dict]] = {}
+    for err in exc.errors():
+        loc = err["loc"]
+        if err["type"] not in ("extra_forbidden", "missing"):
+            # Union members each report an error ('kernel_size', 'int'), ('kernel_size', 'list[…]'):
+            # keep the path down to the value the user wrote.
+            loc = tuple(step for step in loc if isinstance(step, int) or not _is_type_tag(step))
+        grouped.setdefault(loc, []).append(err)
+    errors = []
+    for loc, errs in grouped.items():
+        first = errs[0]
+        field_path = ".".join(str(s) for s in loc)
+        prefix = f"{where}: " if where else ""
+        if first["type"] == "extra_forbidden":
+            parent = _follow(raw, loc[:-1])
+            allowed = list(_schema_at(schema, loc[:-1]).model_fields) if schema and _schema_at(schema, loc[:-1]) else []
+            errors.append(ArchcError(
+                "unknown-argument", f"{prefix}unknown key '{loc[-1]}'", key_loc(parent, loc[-1], fallback),
+                expected=("one of " + ", ".join(allowed)) if allowed else "", found=f"'{loc[-1]}'",
+                hint=did_you_mean(loc[-1], allowed),
+            ))
+        elif first["type"] == "missing":
+            errors.append(ArchcError(
+                "missing-argument", f"{prefix}'{field_path}' is required", locate(raw, loc[:-1], fallback),
+                expected=f"'{loc[-1]}'", found="nothing",
+            ))
+        else:
+            wanted = sorted({_wanted(e) for e in errs})
+            errors.append(ArchcError(
+                "bad-value", f"{prefix}invalid value for '{field_path}'", locate(raw, loc, fallback),
+                expected=" or ".join(wanted), found=repr(first.get("input")),
+            ))
+    return errors
+
+
+def _is_type_tag(step: str) -> bool:
+    # pydantic names union members and constrained types in error paths: 'int', 'list[…]',
+    # "literal['same','valid']", 'constrained-int', 'function-before[…]', 'nullable[…]' …
+    return any(ch in step for ch in "[]'-") or step in ("int", "str", "bool", "float", "list", "dict", "none")
+
+
+def _wanted(err: dict) -> str:
+    msg = err["msg"]
+    for prefix in ("Input should be ", "Value error, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg
+
+
+def _follow(raw: Any, path: tuple) -> Any:
+    for step in path:
+        try:
+            raw = raw[step]
+        except (KeyError, IndexError, TypeError):
+            return raw
+    return raw
+
+
+def _schema_at(schema: type[BaseModel] | None, path: tuple):
+    """The pydantic model describing the value at `path`, if it is a model."""
+    for step in path:
+        if isinstance(step, int) or schema is None:
+            continue
+        info = schema.model_fields.get(step)
+        ann = getattr(info, "annotation", None)
+        schema = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if schema is None and ann is not None and getattr(ann, "__args__", None):
+            inner = [a for a in ann.__args__ if isinstance(a, type) and issubclass(a, BaseModel)]
+            schema = inner[0] if inner else None
+    return schema
+
+
+def _read(path: Path, shown: str) -> Any:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArchcError("file-not-found", f"no such file: {shown}") from None
+    except IsADirectoryError:
+        raise ArchcError("file-not-found", f"{shown} is a directory, not a spec file") from None
+    except OSError as exc:
+        raise ArchcError("file-unreadable", f"cannot read {shown}: {exc.strerror}") from None
+    return parse_yaml(data, shown)
+
+
+def _validate(model: type[BaseModel], raw: Any, file: str, what: str):
+    if not isinstance(raw, YMap):
+        raise ArchcError("not-a-mapping", f"the top level of a {what} must be a mapping", getattr(raw, "loc", Loc(file, 1, 1)),
+                         expected="keys like archc, name, input, layers", found=type(raw).__name__)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        sink = ErrorSink()
+        for error in validation_errors(exc, raw, raw.loc, model):
+            sink.add(error)
+        sink.raise_if_any()
+
+
+def _resolve_import(name: str, importer: Path | None, loc: Loc | None) -> tuple[Path, str]:
+    """A path to a block file, and how to show it, for one `imports:` entry."""
+    std = std_files()
+    if name.startswith("std"):
+        if name in std:
+            return std[name], name
+        raise ArchcError("unknown-import", f"no standard library file '{name}'", loc,
+                         expected="std or one of " + ", ".join(std), found=name, hint=did_you_mean(name, std))
+    base = importer.parent if importer else Path.cwd()
+    path = (base / name).resolve()
+    return path, str(Path(name) if not importer else _shown(importer.parent / name))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class _BlockCollector:
+    """Gathers blocks from a spec and everything it imports; shadowing is an error."""
+
+    def __init__(self):
+        self.blocks: dict[str, BlockInfo] = {}
+        self.seen_files: set[Path] = set()
+
+    def add_blocks(self, doc_blocks: dict[str, BlockDef], raw: YMap, file: str) -> None:
+        raw_blocks = raw.get("blocks", YMap()) if isinstance(raw, YMap) else YMap()
+        for name, definition in doc_blocks.items():
+            loc = key_loc(raw_blocks, name, getattr(raw, "loc", None))
+            if name in self.blocks:
+                first = self.blocks[name].loc
+                raise ArchcError("block-shadowed", f"block '{name}' is defined twice", loc,
+                                 expected="each block name defined once across the spec and its imports",
+                                 found=f"also defined at {first}", hint="rename one of them")
+            from archc.layers import KINDS
+            from archc.passes.expand import STRUCTURAL
+
+            if name in KINDS or name in STRUCTURAL:
+                raise ArchcError("block-shadowed", f"block '{name}' has the name of a built-in kind", loc,
+                                 hint="choose another name")
+            self.blocks[name] = BlockInfo(name, definition, raw_blocks.get(name), loc)
+
+    def add_imports(self, imports: list[str], raw: YMap, importer: Path | None) -> None:
+        raw_imports = raw.get("imports")
+        for index, name in enumerate(imports):
+            loc = locate(raw_imports, (index,), raw.loc) if raw_imports is not None else raw.loc
+            targets = list(std_files().items()) if name == "std" else [tuple(reversed(_resolve_import(name, importer, loc)))]
+            for shown, path in targets:
+                path = Path(path)
+                if path.resolve() in self.seen_files:
+                    continue  # imported twice (or in a cycle): its blocks are already in scope
+                self.seen_files.add(path.resolve())
+                if not path.exists():
+                    raise ArchcError("file-not-found", f"imported file not found: {shown}", loc,
+                                     hint="import paths are relative to the importing file")
+                file_raw = _read(path, shown)
+                doc = _validate(BlockFileDoc, file_raw, shown, "block file")
+                self.add_imports(doc.imports, file_raw, path)
+                self.add_blocks(doc.blocks, file_raw, shown)
+
+
+def load_spec(source: str | Path, *, text: str | bytes | None = None) -> Spec:
+    """Read and validate a spec file (or `text` shown as `source`); never imports torch."""
+    path = Path(source)
+    shown = _shown(path) if text is None else str(source)
+    raw = _read(path, shown) if text is None else parse_yaml(text, shown)
+    doc = _validate(SpecDoc, raw, shown, "spec")
+    collector = _BlockCollector()
+    if text is None:
+        collector.seen_files.add(path.resolve())
+    collector.add_imports(doc.imports, raw, path if text is None else None)
+    collector.add_blocks(doc.blocks, raw, shown)
+    return Spec(doc, raw, shown, collector.blocks)

@@ -1,0 +1,58 @@
+"""The spec file format (version 1) as pydantic models.
+
+Layer lists are kept as the positioned YAML values (SkipValidation): their entries are
+open-ended (built-in kinds, structural kinds and user blocks) and are checked by the
+expand pass, which knows every kind's schema and every block in scope.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, Strict, field_validator
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Identifier = Annotated[str, Strict(), Field(pattern=IDENTIFIER, max_length=100)]
+PARAM_TYPES = ("int", "float", "bool", "str", "list")
+
+
+class BlockDef(BaseModel):
+    """A parametric block: `params` maps a name to a type (required) or a default value."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    params: dict[Identifier, Any] = {}
+    layers: SkipValidation[Any]
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved_params(cls, params: dict) -> dict:
+        for name in params:
+            if name in ("name", "from", "merge", "when", "i", "in"):
+                raise ValueError(f"'{name}' is reserved and cannot be a block parameter")
+        return params
+
+
+class SpecDoc(BaseModel):
+    """A network spec: `archc build` compiles one of these."""
+
+    model_config = ConfigDict(extra="forbid")
+    archc: Literal[1] = Field(description="format version")
+    name: Identifier = Field(description="the network's name; its module class is named after it")
+    description: str = ""
+    input: Annotated[list[Annotated[int, Strict(), Field(gt=0)]], Field(min_length=1, max_length=4)] = Field(
+        description="input shape without the batch: (channels, *spatial) or (features,)"
+    )
+    imports: list[str] = Field(default=[], description="block files (relative paths) or 'std', 'std/<family>'")
+    defaults: dict[str, dict[str, Any]] = Field(default={}, description="per-kind default arguments")
+    blocks: dict[Identifier, BlockDef] = {}
+    layers: SkipValidation[Any]
+
+
+class BlockFileDoc(BaseModel):
+    """A file of blocks that specs import."""
+
+    model_config = ConfigDict(extra="forbid")
+    archc: Literal[1]
+    description: str = ""
+    imports: list[str] = []
+    blocks: dict[Identifier, BlockDef] = {}
