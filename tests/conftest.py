@@ -1,0 +1,48 @@
+"""Shared helpers: the reference facts, specs from text, torch as the answer key."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import archc
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO.parent / "shared" / "reference"
+SPECS = REPO / "specs"
+
+
+def reference(name: str) -> dict:
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.fail(f"reference facts missing: {path} (CI has ../shared beside the checkout)")
+    return json.loads(path.read_text())
+
+
+def spec_text(layers, input_shape=(3, 16, 16), **top) -> str:
+    """A whole spec as YAML text around a list of layers."""
+    doc = {"archc": 1, "name": top.pop("name", "t"), "input": list(input_shape), **top, "layers": layers}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def check_text(text: str, file: str = "t.yaml", **kw) -> archc.Graph:
+    return archc.check(file, text=text, **kw)
+
+
+def check_layers(layers, input_shape=(3, 16, 16), **top) -> archc.Graph:
+    return check_text(spec_text(layers, input_shape, **top))
+
+
+def torch_macs(module, x) -> int:
+    """Multiply-accumulates of convolutions and linear layers, as torch counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        module(x)
+    return counter.get_total_flops() // 2
+
+
+def torch_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,173 @@
+"""Every layer kind against real torch modules: shape, parameters and MACs, row by row.
+
+The torch module of each row is constructed here from the row's own (PyTorch-named)
+arguments, independently of archc's builder, so torch is the answer key.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import archc
+import archc.layers
+from conftest import check_layers, torch_macs, torch_params
+
+# the argument that archc infers, by kind family
+_INFERRED = {"Conv": "in_channels", "BatchNorm": "num_features", "Linear": "in_features"}
+
+
+def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    for prefix, name in _INFERRED.items():
+        if torch_cls.startswith(prefix):
+            kwargs[name] = in_shape[0]
+    return getattr(nn, torch_cls)(**kwargs)
+
+
+# (id, input shape (no batch), kind, args, torch class)
+ROWS = [
+    ("conv2d-basic", (3, 16, 16), "conv2d", {"out_channels": 8, "kernel_size": 3}, "Conv2d"),
+    ("conv2d-stride-pad", (3, 17, 17), "conv2d", {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1}, "Conv2d"),
+    ("conv2d-lenet-pad2", (1, 28, 28), "conv2d", {"out_channels": 6, "kernel_size": 5, "padding": 2}, "Conv2d"),
+    ("conv2d-alexnet-first", (1, 224, 224), "conv2d", {"out_channels": 96, "kernel_size": 11, "stride": 4, "padding": 1}, "Conv2d"),
+    ("conv2d-rect-kernel", (2, 10, 12), "conv2d", {"out_channels": 4, "kernel_size": [1, 3], "padding": [0, 1]}, "Conv2d"),
+    ("conv2d-per-dim-stride", (2, 11, 13), "conv2d", {"out_channels": 4, "kernel_size": 3, "stride": [3, 2]}, "Conv2d"),
+    ("conv2d-dilation", (3, 20, 20), "conv2d", {"out_channels": 4, "kernel_size": 3, "dilation": 2}, "Conv2d"),
+    ("conv2d-dilation-stride-pad", (3, 21, 19), "conv2d", {"out_channels": 4, "kernel_size": 3, "dilation": [2, 3], "stride": 2, "padding": 2}, "Conv2d"),
+    ("conv2d-groups", (8, 9, 9), "conv2d", {"out_channels": 12, "kernel_size": 3, "groups": 4}, "Conv2d"),
+    ("conv2d-depthwise", (16, 9, 9), "conv2d", {"out_channels": 16, "kernel_size": 3, "groups": 16, "padding": 1}, "Conv2d"),
+    ("conv2d-no-bias", (3, 8, 8), "conv2d", {"out_channels": 5, "kernel_size": 1, "bias": False}, "Conv2d"),
+    ("conv2d-same-odd", (3, 9, 9), "conv2d", {"out_channels": 4, "kernel_size": 3, "padding": "same"}, "Conv2d"),
+    ("conv2d-same-even-kernel", (3, 9, 10), "conv2d", {"out_channels": 4, "kernel_size": 4, "padding": "same"}, "Conv2d"),
+    ("conv2d-same-dilated", (3, 9, 9), "conv2d", {"out_channels": 4, "kernel_size": 3, "dilation": 3, "padding": "same"}, "Conv2d"),
+    ("conv2d-valid", (3, 9, 9), "conv2d", {"out_channels": 4, "kernel_size": 3, "padding": "valid"}, "Conv2d"),
+    ("conv2d-reflect", (3, 9, 9), "conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 2, "padding_mode": "reflect"}, "Conv2d"),
+    ("conv2d-circular", (3, 5, 5), "conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "padding_mode": "circular"}, "Conv2d"),
+    ("conv2d-replicate", (3, 4, 4), "conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 3, "padding_mode": "replicate"}, "Conv2d"),
+    ("conv2d-kernel-equals-input", (3, 5, 5), "conv2d", {"out_channels": 4, "kernel_size": 5}, "Conv2d"),
+    ("conv2d-stride-larger-than-kernel", (3, 10, 10), "conv2d", {"out_channels": 4, "kernel_size": 1, "stride": 3}, "Conv2d"),
+    ("conv1d", (4, 50), "conv1d", {"out_channels": 6, "kernel_size": 5, "stride": 2, "padding": 1}, "Conv1d"),
+    ("conv1d-dilation-groups", (4, 31), "conv1d", {"out_channels": 8, "kernel_size": 3, "dilation": 4, "groups": 2}, "Conv1d"),
+    ("conv3d", (2, 8, 9, 10), "conv3d", {"out_channels": 3, "kernel_size": [3, 1, 3], "stride": [1, 2, 2], "padding": 1}, "Conv3d"),
+    ("max_pool2d", (3, 16, 16), "max_pool2d", {"kernel_size": 2}, "MaxPool2d"),
+    ("max_pool2d-3-2", (96, 54, 54), "max_pool2d", {"kernel_size": 3, "stride": 2}, "MaxPool2d"),
+    ("max_pool2d-pad", (3, 15, 15), "max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1}, "MaxPool2d"),
+    ("max_pool2d-ceil", (3, 14, 14), "max_pool2d", {"kernel_size": 3, "stride": 2, "ceil_mode": True}, "MaxPool2d"),
+    ("max_pool2d-ceil-drops-window-outside-input", (3, 5, 5), "max_pool2d", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}, "MaxPool2d"),
+    ("max_pool2d-ceil-last-window-correction", (1, 6, 6), "max_pool2d", {"kernel_size": 3, "stride": 3, "padding": 1, "ceil_mode": True}, "MaxPool2d"),
+    ("max_pool2d-ceil-exact-fit", (3, 8, 8), "max_pool2d", {"kernel_size": 2, "stride": 2, "ceil_mode": True}, "MaxPool2d"),
+    ("max_pool2d-dilation", (3, 17, 17), "max_pool2d", {"kernel_size": 3, "dilation": 2, "stride": 1}, "MaxPool2d"),
+    ("max_pool2d-dilation-ceil", (3, 16, 13), "max_pool2d", {"kernel_size": 2, "dilation": 3, "stride": 3, "ceil_mode": True}, "MaxPool2d"),
+    ("max_pool2d-rect", (3, 16, 9), "max_pool2d", {"kernel_size": [2, 3], "stride": [2, 1]}, "MaxPool2d"),
+    ("max_pool2d-stride1-pad1", (3, 7, 7), "max_pool2d", {"kernel_size": 3, "stride": 1, "padding": 1}, "MaxPool2d"),
+    ("max_pool1d-ceil", (2, 11), "max_pool1d", {"kernel_size": 4, "stride": 3, "ceil_mode": True}, "MaxPool1d"),
+    ("max_pool3d", (2, 6, 7, 8), "max_pool3d", {"kernel_size": 2, "ceil_mode": True}, "MaxPool3d"),
+    ("avg_pool2d", (6, 28, 28), "avg_pool2d", {"kernel_size": 2, "stride": 2}, "AvgPool2d"),
+    ("avg_pool2d-pad-exclude", (3, 7, 7), "avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}, "AvgPool2d"),
+    ("avg_pool2d-ceil", (3, 7, 7), "avg_pool2d", {"kernel_size": 2, "ceil_mode": True}, "AvgPool2d"),
+    ("avg_pool2d-ceil-pad-correction", (3, 4, 4), "avg_pool2d", {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}, "AvgPool2d"),
+    ("avg_pool2d-divisor", (3, 8, 8), "avg_pool2d", {"kernel_size": 2, "divisor_override": 3}, "AvgPool2d"),
+    ("avg_pool1d", (3, 9), "avg_pool1d", {"kernel_size": 3, "stride": 2, "padding": 1}, "AvgPool1d"),
+    ("avg_pool3d", (3, 4, 6, 6), "avg_pool3d", {"kernel_size": [2, 3, 3]}, "AvgPool3d"),
+    ("adaptive_avg_pool2d-1", (64, 7, 7), "adaptive_avg_pool2d", {"output_size": 1}, "AdaptiveAvgPool2d"),
+    ("adaptive_avg_pool2d-upsample", (4, 3, 3), "adaptive_avg_pool2d", {"output_size": [5, 6]}, "AdaptiveAvgPool2d"),
+    ("adaptive_avg_pool2d-none", (4, 9, 7), "adaptive_avg_pool2d", {"output_size": [None, 2]}, "AdaptiveAvgPool2d"),
+    ("adaptive_max_pool2d", (4, 9, 7), "adaptive_max_pool2d", {"output_size": 3}, "AdaptiveMaxPool2d"),
+    ("adaptive_avg_pool1d", (4, 9), "adaptive_avg_pool1d", {"output_size": 4}, "AdaptiveAvgPool1d"),
+    ("adaptive_max_pool1d", (4, 9), "adaptive_max_pool1d", {"output_size": 2}, "AdaptiveMaxPool1d"),
+    ("adaptive_avg_pool3d", (2, 5, 6, 7), "adaptive_avg_pool3d", {"output_size": [2, None, 1]}, "AdaptiveAvgPool3d"),
+    ("adaptive_max_pool3d", (2, 5, 6, 7), "adaptive_max_pool3d", {"output_size": [1, 2, 3]}, "AdaptiveMaxPool3d"),
+    ("batch_norm2d", (8, 5, 5), "batch_norm2d", {}, "BatchNorm2d"),
+    ("batch_norm2d-no-affine", (8, 5, 5), "batch_norm2d", {"affine": False, "eps": 0.001, "momentum": 0.3}, "BatchNorm2d"),
+    ("batch_norm1d-features", (10,), "batch_norm1d", {}, "BatchNorm1d"),
+    ("batch_norm1d-sequence", (10, 7), "batch_norm1d", {"momentum": None}, "BatchNorm1d"),
+    ("batch_norm3d", (4, 3, 3, 3), "batch_norm3d", {"track_running_stats": False}, "BatchNorm3d"),
+    ("local_response_norm", (8, 5, 5), "local_response_norm", {"size": 5, "alpha": 0.0001, "beta": 0.75, "k": 2.0}, "LocalResponseNorm"),
+    ("linear", (400,), "linear", {"out_features": 120}, "Linear"),
+    ("linear-no-bias", (7,), "linear", {"out_features": 3, "bias": False}, "Linear"),
+    ("flatten", (16, 5, 5), "flatten", {}, "Flatten"),
+    ("flatten-partial", (4, 5, 6), "flatten", {"start_dim": 2}, "Flatten"),
+    ("flatten-middle", (4, 5, 6), "flatten", {"start_dim": 1, "end_dim": 2}, "Flatten"),
+    ("dropout", (3, 4, 4), "dropout", {"p": 0.3}, "Dropout"),
+    ("dropout2d", (3, 4, 4), "dropout2d", {"p": 0.1}, "Dropout2d"),
+    ("dropout1d", (3, 4), "dropout1d", {}, "Dropout1d"),
+    ("dropout3d", (3, 4, 4, 4), "dropout3d", {"p": 0.2}, "Dropout3d"),
+    ("relu", (3, 4, 4), "relu", {}, "ReLU"),
+    ("relu-inplace", (3, 4, 4), "relu", {"inplace": True}, "ReLU"),
+    ("relu6", (3, 4, 4), "relu6", {}, "ReLU6"),
+    ("leaky_relu", (3, 4, 4), "leaky_relu", {"negative_slope": 0.2}, "LeakyReLU"),
+    ("elu", (3, 4, 4), "elu", {"alpha": 0.5}, "ELU"),
+    ("gelu-tanh", (3, 4, 4), "gelu", {"approximate": "tanh"}, "GELU"),
+    ("silu", (3, 4, 4), "silu", {}, "SiLU"),
+    ("sigmoid", (3, 4, 4), "sigmoid", {}, "Sigmoid"),
+    ("tanh", (3, 4, 4), "tanh", {}, "Tanh"),
+    ("hardswish", (3, 4, 4), "hardswish", {}, "Hardswish"),
+    ("hardsigmoid", (3, 4, 4), "hardsigmoid", {}, "Hardsigmoid"),
+    ("softmax", (10,), "softmax", {"dim": 1}, "Softmax"),
+    ("log_softmax-channels", (3, 4, 4), "log_softmax", {"dim": 1}, "LogSoftmax"),
+    ("identity", (3, 4, 4), "identity", {}, "Identity"),
+]
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_kind_matches_torch(in_shape, kind, args, torch_cls):
+    graph = check_layers([{kind: args} if args else kind], in_shape)
+    node = graph.root.items[0]
+    module = _torch_module(torch_cls, args, in_shape).eval()
+    x = torch.randn(2, *in_shape)
+    with torch.no_grad():
+        y = module(x)
+    assert node.out_shape == tuple(y.shape[1:])
+    assert node.params == torch_params(module)
+    assert node.macs == torch_macs(module, x) // 2  # torch counted a batch of two
+
+
+def test_every_registered_kind_has_a_torch_row():
+    covered = {r[2] for r in ROWS}
+    missing = set(archc.layers.KINDS) - covered
+    assert not missing, f"kinds without a row: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_built_module_equals_independent_torch_module(in_shape, kind, args, torch_cls):
+    """archc's builder makes the same module torch makes from the same arguments."""
+    built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
+    reference = _torch_module(torch_cls, args, in_shape)
+    assert repr(built) == repr(reference)
+
+
+def _spec(in_shape, kind, args):
+    from conftest import spec_text
+
+    return spec_text([{kind: args} if args else kind], in_shape)
+
+
+# Inputs that torch refuses: archc must refuse them too, before anything is allocated.
+# (id, input shape, kind, args, torch class, archc error code)
+REFUSED = [
+    ("conv-kernel-larger-than-input", (3, 4, 4), "conv2d", {"out_channels": 2, "kernel_size": 5}, "Conv2d", "kernel-too-large"),
+    ("conv-dilated-kernel-too-large", (3, 6, 6), "conv2d", {"out_channels": 2, "kernel_size": 3, "dilation": 3}, "Conv2d", "kernel-too-large"),
+    ("conv-groups-not-dividing-input", (6, 8, 8), "conv2d", {"out_channels": 8, "kernel_size": 3, "groups": 4}, "Conv2d", "groups-mismatch"),
+    ("conv-same-with-stride", (3, 8, 8), "conv2d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": "same"}, "Conv2d", "same-padding-stride"),
+    ("conv-reflect-padding-too-large", (3, 3, 3), "conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 3, "padding_mode": "reflect"}, "Conv2d", "padding-too-large"),
+    ("conv-on-flat-input", (10,), "conv2d", {"out_channels": 2, "kernel_size": 1}, "Conv2d", "wrong-rank"),
+    ("pool-padding-over-half-kernel", (3, 8, 8), "max_pool2d", {"kernel_size": 2, "padding": 2}, "MaxPool2d", "pool-padding-too-large"),
+    ("pool-output-too-small", (3, 2, 2), "max_pool2d", {"kernel_size": 3}, "MaxPool2d", "output-too-small"),
+    ("avg-pool-output-too-small", (3, 1, 5), "avg_pool2d", {"kernel_size": 2}, "AvgPool2d", "output-too-small"),
+    ("linear-on-image", (3, 4, 4), "linear", {"out_features": 10}, "Linear", "wrong-rank"),
+    ("batch-norm2d-on-flat", (10,), "batch_norm2d", {}, "BatchNorm2d", "wrong-rank"),
+]
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls,code", [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+def test_archc_refuses_what_torch_refuses(in_shape, kind, args, torch_cls, code):
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([{kind: args}], in_shape)
+    assert info.value.code == code
+    assert info.value.loc is not None and info.value.loc.line > 0
+    if kind == "linear":
+        return  # torch would silently apply Linear to the last dim; archc refuses on purpose
+    with pytest.raises((RuntimeError, ValueError)):
+        module = _torch_module(torch_cls, args, in_shape)
+        module(torch.zeros(2, *in_shape))

@@ -1,0 +1,99 @@
+"""The example specs against the reference facts, torch, and hand-written PyTorch."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import archc
+from conftest import SPECS, reference, torch_macs, torch_params
+from lecture_nets import NETWORKS
+
+SEED = reference("seed_models.json")
+TORCHVISION = reference("torchvision_models.json")
+ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", sorted(SEED))
+def test_lecture_spec_matches_reference_stage_by_stage(name):
+    facts = SEED[name]
+    graph = archc.check(SPECS / "d2l" / f"{name}.yaml")
+    assert list(graph.input_shape) == facts["input"]
+    stages = {node.name: node.out_shape for node in graph.root.items}
+    for stage, shape in facts["stages"]:
+        got = graph.root.out_shape if stage == "net" else stages.get(stage)
+        assert got == tuple(shape), f"stage {stage}"
+    assert graph.root.params == facts["params"]
+    assert graph.root.macs == facts["macs_conv_linear"]
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=[str(p.relative_to(SPECS)) for p in ALL_SPECS])
+def test_spec_builds_and_torch_agrees_with_inference(path):
+    graph = archc.check(path)
+    model = archc.build(graph).eval()
+    x = torch.zeros(1, *graph.input_shape)
+    with torch.no_grad():
+        y = model(x)
+        macs = torch_macs(model, x)
+    assert tuple(y.shape[1:]) == graph.root.out_shape
+    assert torch_params(model) == graph.root.params
+    assert macs == graph.root.macs
+
+
+def _copy_weights_by_position(source: torch.nn.Module, target: torch.nn.Module) -> None:
+    src, dst = list(source.state_dict().values()), target.state_dict()
+    assert len(src) == len(dst), "the hand-written network has a different set of tensors"
+    for (key, tensor), value in zip(dst.items(), src):
+        assert tensor.shape == value.shape, key
+    target.load_state_dict(dict(zip(dst, src)))
+
+
+def _randomise(model: torch.nn.Module) -> None:
+    """Random weights and batch-norm statistics, so eval mode exercises every tensor."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                values = torch.rand(tensor.shape, generator=gen) + 0.5 if "running_var" in name else \
+                    torch.randn(tensor.shape, generator=gen) * 0.1
+                tensor.copy_(values)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_lecture_spec_computes_what_the_hand_written_network_computes(name):
+    graph = archc.check(SPECS / "d2l" / f"{name}.yaml")
+    ours = archc.build(graph).eval()
+    _randomise(ours)
+    theirs = NETWORKS[name]().eval()
+    _copy_weights_by_position(ours, theirs)
+    x = torch.randn(2, *graph.input_shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-4, atol=1e-5)
+
+
+TV_SPECS = sorted((SPECS / "torchvision").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", TV_SPECS, ids=[p.stem for p in TV_SPECS])
+def test_torchvision_spec_has_checkpoint_compatible_state_dict(path):
+    facts = TORCHVISION[path.stem]
+    graph = archc.check(path)
+    assert graph.root.params == facts["params"]
+    assert graph.root.macs == facts["macs_conv_linear"]
+    assert list(graph.root.out_shape) == facts["output"]
+    model = archc.build(graph)
+    keys = [[key, list(tensor.shape)] for key, tensor in model.state_dict().items()]
+    assert keys == facts["state_dict"]
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=[str(p.relative_to(SPECS)) for p in ALL_SPECS])
+def test_generated_source_builds_the_same_module(path):
+    graph = archc.check(path)
+    ours = archc.build(graph).eval()
+    namespace: dict = {}
+    exec(compile(archc.source(graph), f"{path.stem}_generated.py", "exec"), namespace)  # noqa: S102 - our own output
+    theirs = namespace["build"]().eval()
+    assert list(theirs.state_dict()) == list(ours.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(1, *graph.input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
