@@ -46,3 +46,29 @@ def torch_macs(module, x) -> int:
 
 def torch_params(module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def assert_every_node_matches_torch(graph: archc.Graph, batch: int = 2) -> None:
+    """Run the built module once; every node's inferred output shape, parameter count and
+    MACs must equal what the real submodule at that node's path produced and holds."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = archc.build(graph).eval()
+    modules = dict(model.named_modules())
+    seen: dict[str, tuple] = {}
+    hooks = [module.register_forward_hook(lambda m, i, o, path=path: seen.__setitem__(path, tuple(o.shape[1:])))
+             for path, module in modules.items()]
+    x = torch.randn(batch, *graph.input_shape)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    flops = counter.get_flop_counts()
+    root_name = type(model).__name__
+    for node in graph.nodes():
+        assert seen[node.path] == node.out_shape, f"shape of {node.path or 'network'}"
+        assert torch_params(modules[node.path]) == node.params, f"params of {node.path or 'network'}"
+        key = f"{root_name}.{node.path}" if node.path else root_name
+        torch_node_macs = sum(flops.get(key, {}).values()) // 2 // batch
+        assert torch_node_macs == node.macs, f"MACs of {node.path or 'network'}"

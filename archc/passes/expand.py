@@ -177,8 +177,10 @@ class Expander:
             if not condition:
                 self.node_count -= 1
                 return []
-        meta = self.meta(args, loc, scope)
-        rest = YMap((k, v) for k, v in args.items() if k not in META_KEYS)
+        # residual and parallel own a `merge:` of their own (how they combine paths)
+        own = {"merge"} if kind in ("residual", "parallel") else set()
+        meta = self.meta(YMap((k, v) for k, v in args.items() if k not in own), loc, scope, args)
+        rest = YMap((k, v) for k, v in args.items() if k not in META_KEYS or k in own)
         rest.loc, rest.key_locs, rest.value_locs = args.loc, args.key_locs, args.value_locs
 
         if kind in STRUCTURAL:
@@ -200,31 +202,31 @@ class Expander:
             nodes[0].name = meta["name"]
         return nodes
 
-    def meta(self, args: YMap, loc: Loc | None, scope: Scope) -> dict:
-        """name:, from: and merge:, accepted on every layer and block."""
+    def meta(self, args: dict, loc: Loc | None, scope: Scope, raw: YMap) -> dict:
+        """name:, from: and merge:, accepted on every layer and block (positions from `raw`)."""
         out = {"name": None, "from": (), "merge": None}
         if "name" in args:
-            name = self.value(args["name"], value_loc(args, "name", loc), scope)
+            name = self.value(args["name"], value_loc(raw, "name", loc), scope)
             if not isinstance(name, str) or not _NAME_RE.match(name):
-                self.fail("bad-name", f"invalid layer name {name!r}", value_loc(args, "name", loc), scope,
+                self.fail("bad-name", f"invalid layer name {name!r}", value_loc(raw, "name", loc), scope,
                           expected="an identifier (letters, digits, _; not starting with a digit)", found=repr(name),
                           hint="names become module attributes and state_dict keys")
             out["name"] = name
         if "from" in args:
-            sources = self.value(args["from"], value_loc(args, "from", loc), scope)
+            sources = self.value(args["from"], value_loc(raw, "from", loc), scope)
             sources = [sources] if isinstance(sources, str) else sources
             if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
                 self.fail("bad-from", "'from' must name one earlier layer or a list of them",
-                          value_loc(args, "from", loc), scope, found=repr(sources))
+                          value_loc(raw, "from", loc), scope, found=repr(sources))
             out["from"] = tuple(sources)
         if "merge" in args:
             merge = args["merge"]
             if merge not in MERGES:
-                self.fail("bad-merge", f"unknown merge '{merge}'", value_loc(args, "merge", loc), scope,
+                self.fail("bad-merge", f"unknown merge '{merge}'", value_loc(raw, "merge", loc), scope,
                           expected=" | ".join(MERGES), found=repr(merge), hint=did_you_mean(merge, MERGES))
             out["merge"] = merge
         if len(out["from"]) > 1 and out["merge"] is None:
-            self.fail("bad-merge", "several 'from' sources need a 'merge'", value_loc(args, "from", loc), scope,
+            self.fail("bad-merge", "several 'from' sources need a 'merge'", value_loc(raw, "from", loc), scope,
                       expected="merge: concat | add | mul", found="no merge")
         return out
 

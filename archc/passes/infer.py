@@ -50,7 +50,7 @@ class Inferrer:
             result = KINDS[node.kind].infer(node.kind, node.args, shape)
         except ShapeError as exc:
             self.fail(node, exc.code, exc.message, expected=exc.expected,
-                      found=f"{exc.found}" + (f" (input {format_shape(shape)})" if "input" not in exc.found else ""),
+                      found=exc.found if format_shape(shape) in exc.found else f"{exc.found} (input {format_shape(shape)})",
                       hint=exc.hint)
         if result.params > self.limits.max_params:
             self.fail(node, "too-many-params", "this layer has too many parameters",
@@ -143,7 +143,7 @@ def _arg_loc(node: Layer, key: str):
 
 
 def _where(node: Node) -> str:
-    return f"{node.path or '<network>'} ({node.kind})"
+    return f"layer {node.path} ({node.kind})" if node.path else f"network ({node.kind})"
 
 
 def infer(graph: Graph, limits: Limits = Limits()) -> Graph:

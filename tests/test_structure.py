@@ -1,0 +1,130 @@
+"""Structural kinds and the standard library's blocks against real forwards, node by node."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import archc
+from conftest import assert_every_node_matches_torch, check_layers, spec_text
+
+CONV = {"conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}}
+
+# (id, input shape, layers, extra top-level keys)
+STRUCTURES = [
+    ("sequential-named", (3, 8, 8), [{"sequential": {"name": "stem", "layers": [CONV, "relu"]}}], {}),
+    ("repeat-spliced", (3, 8, 8), [{"repeat": {"times": 3, "layers": [{"conv2d": {"out_channels": "${4 * (i + 1)}", "kernel_size": 3}}, "relu"]}}], {}),
+    ("repeat-named", (3, 8, 8), [{"repeat": {"name": "stage", "times": 2, "layers": [CONV, "relu"]}}], {}),
+    ("repeat-prefix", (3, 8, 8), [{"repeat": {"times": 2, "prefix": "unit", "layers": [CONV, "relu"]}}], {}),
+    ("repeat-zero-times", (3, 8, 8), [{"repeat": {"times": 0, "layers": [CONV]}}, "relu"], {}),
+    ("residual-identity", (8, 8, 8), [{"residual": {"body": [CONV, "relu", CONV]}}], {}),
+    ("residual-projection", (3, 8, 8), [{"residual": {
+        "body": [{"conv2d": {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1}}],
+        "shortcut": [{"conv2d": {"out_channels": 8, "kernel_size": 1, "stride": 2}}, "batch_norm2d"],
+        "after": ["relu"]}}], {}),
+    ("residual-mul", (4, 6, 6), [{"residual": {"body": ["sigmoid"], "merge": "mul"}}], {}),
+    ("residual-concat", (4, 6, 6), [{"residual": {"body": [CONV], "merge": "concat"}}], {}),
+    ("parallel-concat", (3, 9, 9), [{"parallel": {"branches": {
+        "a": [{"conv2d": {"out_channels": 4, "kernel_size": 1}}],
+        "b": [{"conv2d": {"out_channels": 6, "kernel_size": 3, "padding": 1}}, "relu"],
+        "c": [{"max_pool2d": {"kernel_size": 3, "stride": 1, "padding": 1}}]}}}], {}),
+    ("parallel-add", (3, 9, 9), [{"parallel": {"merge": "add", "branches": {
+        "a": [{"conv2d": {"out_channels": 4, "kernel_size": 1}}],
+        "b": [{"conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}}]}}}], {}),
+    ("parallel-mul", (3, 5, 5), [{"parallel": {"merge": "mul", "branches": {"a": ["sigmoid"], "b": ["tanh"]}}}], {}),
+    ("dense", (4, 6, 6), [{"dense": {"units": 3, "layers": ["batch_norm2d", "relu", {"conv2d": {"out_channels": 5, "kernel_size": 3, "padding": 1}}]}}], {}),
+    ("dense-prefix-grows-by-i", (4, 6, 6), [{"dense": {"units": 2, "prefix": "layer", "layers": [
+        {"conv2d": {"out_channels": "${2 + i}", "kernel_size": 1}}]}}], {}),
+    ("from-skip-add", (4, 8, 8), [
+        {"conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1, "name": "a"}},
+        {"relu": {"name": "r"}},
+        {"conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1, "name": "b"}},
+        {"identity": {"from": ["a", "b"], "merge": "add", "name": "sum"}},
+        {"conv2d": {"out_channels": 2, "kernel_size": 1, "from": "input", "name": "c"}},
+        {"relu": {"from": ["c", "sum"], "merge": "concat"}}], {}),
+    ("expression-in-channels", (6, 8, 8), [{"conv2d": {"out_channels": "${in.channels * 2}", "kernel_size": 1}},
+                                           {"conv2d": {"out_channels": "${in.shape[1] // 2}", "kernel_size": 1}}], {}),
+    ("block-with-defaults-and-when", (3, 8, 8), [{"stem": {"c": 5}}, {"stem": {"c": 6, "pool": True}}], {
+        "blocks": {"stem": {"params": {"c": "int", "pool": False}, "layers": [
+            {"conv2d": {"out_channels": "$c", "kernel_size": 3, "padding": 1}},
+            {"max_pool2d": {"kernel_size": 2, "when": "$pool"}}]}}}),
+    ("defaults-section", (3, 8, 8), [{"conv2d": {"out_channels": 4}}, {"conv2d": {"out_channels": 4, "bias": True}}], {
+        "defaults": {"conv2d": {"kernel_size": 3, "bias": False}}}),
+]
+
+
+@pytest.mark.parametrize("in_shape,layers,top", [s[1:] for s in STRUCTURES], ids=[s[0] for s in STRUCTURES])
+def test_structure_matches_torch_at_every_node(in_shape, layers, top):
+    assert_every_node_matches_torch(check_layers(layers, in_shape, **top))
+
+
+STD_USES = [
+    ("vgg_block", (3, 16, 16), {"num_convs": 2, "channels": 8}),
+    ("nin_block", (3, 32, 32), {"channels": 8, "kernel_size": 5, "stride": 2, "padding": 1}),
+    ("inception", (16, 12, 12), {"c1": 4, "c2": [4, 8], "c3": [2, 4], "c4": 4}),
+    ("residual_block", (8, 12, 12), {"channels": 8}),
+    ("residual_block-projection", (8, 12, 12), {"channels": 16, "use_1x1conv": True, "stride": 2}),
+    ("basic_block", (8, 12, 12), {"channels": 8}),
+    ("basic_block-downsample", (8, 12, 12), {"channels": 16, "stride": 2, "downsample": True}),
+    ("bottleneck", (32, 8, 8), {"channels": 8}),
+    ("bottleneck-grouped-downsample", (16, 8, 8), {"channels": 16, "stride": 2, "downsample": True, "groups": 4, "base_width": 16}),
+    ("dense_block", (8, 8, 8), {"units": 3, "growth": 4}),
+    ("transition", (12, 8, 8), {}),
+    ("dense_layer", (8, 8, 8), {"growth": 4, "bn_size": 2}),
+    ("dense_transition", (12, 8, 8), {"channels": 5}),
+]
+
+
+@pytest.mark.parametrize("block,in_shape,params", [(s[0].split("-")[0], s[1], s[2]) for s in STD_USES],
+                         ids=[s[0] for s in STD_USES])
+def test_standard_library_block_matches_torch(block, in_shape, params):
+    graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
+    assert_every_node_matches_torch(graph)
+
+
+def test_every_standard_library_block_is_tested():
+    from archc.spec.load import std_files
+    import yaml
+
+    defined = {name for path in std_files().values() for name in yaml.safe_load(path.read_text())["blocks"]}
+    assert defined == {s[0].split("-")[0] for s in STD_USES}
+
+
+def test_block_instances_are_named_submodules_of_the_block_class():
+    graph = check_layers([{"basic_block": {"channels": 3, "name": "first"}}], (3, 8, 8), imports=["std/resnet"])
+    model = archc.build(graph)
+    assert type(model.first).__name__ == "BasicBlock"
+    assert [name for name, _ in model.first.named_children()] == ["conv1", "bn1", "relu", "conv2", "bn2", "relu_out"]
+    assert "(first): BasicBlock(" in str(model)
+
+
+def test_names_are_deterministic():
+    text = spec_text([{"repeat": {"times": 2, "name": "stage", "layers": [{"basic_block": {"channels": 3}}]}}], (3, 8, 8),
+                     imports=["std/resnet"])
+    keys = [list(archc.build(archc.check("t.yaml", text=text)).state_dict()) for _ in range(2)]
+    assert keys[0] == keys[1] and keys[0][0] == "stage.0.conv1.weight"
+
+
+def test_unnamed_layers_are_numbered_like_nn_sequential():
+    graph = check_layers(["relu", {"conv2d": {"out_channels": 2, "kernel_size": 1, "name": "proj"}}, "relu"], (3, 4, 4))
+    assert [n.name for n in graph.root.items] == ["0", "proj", "2"]
+
+
+def test_from_chain_runs_like_hand_written_code():
+    graph = check_layers([
+        {"conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1, "name": "a"}},
+        {"conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1, "name": "b"}},
+        {"relu": {"from": ["a", "b"], "merge": "add"}}], (4, 8, 8))
+    model = archc.build(graph).eval()
+    x = torch.randn(1, 4, 8, 8)
+    expected = torch.relu(model.a(x) + model.b(model.a(x)))
+    torch.testing.assert_close(model(x), expected)
+
+
+@pytest.mark.parametrize("merge,channels", [("concat", 8), ("add", 4), ("mul", 4)])
+def test_parallel_merge_is_the_one_written(merge, channels):
+    graph = check_layers([{"parallel": {"merge": merge, "branches": {"a": ["identity"], "b": ["sigmoid"]}}}], (4, 5, 5))
+    assert graph.root.out_shape == (channels, 5, 5)
+    model = archc.build(graph)
+    x = torch.randn(1, 4, 5, 5)
+    expected = {"concat": torch.cat([x, x.sigmoid()], 1), "add": x + x.sigmoid(), "mul": x * x.sigmoid()}[merge]
+    torch.testing.assert_close(model(x), expected)
