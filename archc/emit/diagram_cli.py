@@ -1,0 +1,51 @@
+"""`archc render`: draw a spec's architecture."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from archc.errors import ArchcError
+
+
+def cmd_render(args) -> int:
+    from archc.emit.diagram import EXTENSIONS, render_bytes
+    from archc.outputs import write_all
+    from archc.pipeline import check
+
+    fmt = args.format
+    if fmt is None:
+        fmt = EXTENSIONS.get(Path(args.output).suffix.lower()) if args.output else "svg"
+        if fmt is None:
+            raise ArchcError("unknown-format", f"cannot tell the format from '{args.output}'",
+                             expected="an extension among " + ", ".join(sorted(EXTENSIONS)) + ", or --format",
+                             found=Path(args.output).suffix or "no extension")
+    graph = check(args.spec)
+    data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
+                        repeats=not args.no_repeats, show_paths=args.paths)
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        return 0
+    target = Path(args.output or f"{graph.name}.{'mmd' if fmt == 'mermaid' else fmt}")
+    write_all({target: data})
+    print(f"wrote {target}")
+    return 0
+
+
+def register(sub) -> None:
+    from archc.emit.diagram import FORMATS
+
+    r = sub.add_parser(
+        "render", help="draw the architecture (svg, png, pdf, dot or mermaid)",
+        description="Draw a spec: one box per layer with its arguments, edges labelled with tensor shapes, "
+                    "blocks as clusters. svg/png/pdf need graphviz's dot; dot and mermaid do not.",
+    )
+    r.add_argument("spec", metavar="SPEC", help="YAML spec file")
+    r.add_argument("-o", "--output", metavar="FILE", help="output file, '-' for stdout (default: <name>.svg)")
+    r.add_argument("--format", choices=FORMATS, help="output format (default: from FILE's extension)")
+    r.add_argument("--depth", type=int, default=None, metavar="N",
+                   help="draw blocks nested deeper than N as single boxes (default: as deep as stays readable)")
+    r.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top-to-bottom or left-to-right")
+    r.add_argument("--params", action="store_true", help="add parameter counts to every layer")
+    r.add_argument("--paths", action="store_true", help="add each layer's module path (its state_dict prefix)")
+    r.add_argument("--no-repeats", action="store_true", help="draw runs of identical blocks out in full")
+    r.set_defaults(run=cmd_render)

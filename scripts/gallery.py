@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Regenerate docs/gallery.md and the lecture networks' diagrams under docs/gallery/.
+
+    python scripts/gallery.py
+
+Each SVG carries a hash of the DOT source it was drawn from; tests/test_diagram.py
+fails when a committed diagram no longer matches what archc draws.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import archc  # noqa: E402
+from archc.emit.diagram import render_bytes  # noqa: E402
+
+NETWORKS = ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet"]
+GALLERY = REPO / "docs" / "gallery"
+
+
+def spec_path(name: str) -> Path:
+    return REPO / "specs" / "d2l" / f"{name}.yaml"
+
+
+def render(name: str) -> bytes:
+    """The diagram exactly as `archc render specs/d2l/<name>.yaml` draws it by default."""
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(REPO)  # spec paths inside the SVG are shown relative to the repository
+    try:
+        return render_bytes(archc.check(Path("specs/d2l") / f"{name}.yaml"), "svg")
+    finally:
+        os.chdir(cwd)
+
+
+def page() -> str:
+    rows = []
+    for name in NETWORKS:
+        graph = archc.check(spec_path(name))
+        rows.append(
+            f"## {graph.description}\n\n"
+            f"`archc render specs/d2l/{name}.yaml` · input {'×'.join(map(str, graph.input_shape))} · "
+            f"{graph.root.params:,} parameters · {graph.root.macs:,} MACs\n\n"
+            f"![{name}](gallery/{name}.svg)\n"
+        )
+    return (
+        "# Gallery: the lecture's seven networks\n\n"
+        "Drawn by `archc render` with its default options (depth chosen to stay readable, runs of identical\n"
+        "blocks drawn once with ×N, residual shortcuts and dense skips dashed in red). Regenerate with\n"
+        "`python scripts/gallery.py`; a test fails when these files are stale.\n\n" + "\n".join(rows)
+    )
+
+
+def main() -> None:
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    for name in NETWORKS:
+        (GALLERY / f"{name}.svg").write_bytes(render(name))
+    (REPO / "docs" / "gallery.md").write_text(page())
+    print(f"wrote docs/gallery.md and {len(NETWORKS)} diagrams in docs/gallery/")
+
+
+if __name__ == "__main__":
+    main()
