@@ -27,3 +27,6 @@ if [ "${1:-}" = "--dev" ]; then
 else
     "$PY" -m pip install --quiet -e .
 fi
+
+# pyenv only puts new console scripts (archc) on PATH after a rehash
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
