@@ -13,14 +13,22 @@ EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
 
 
-def _limits(args) -> Limits:
-    return Limits(max_params=args.max_params)
+def limits_from(args) -> Limits:
+    return Limits(max_params=args.max_params, max_memory=int(args.max_memory * 2**30),
+                  max_depth=args.max_depth, max_nodes=args.max_nodes)
 
 
-def _add_limits(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-params", type=int, default=Limits.max_params, metavar="N",
-                        help="refuse networks with more parameters than N, before allocating anything "
-                             f"(default {Limits.max_params:,})")
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    limits = parser.add_argument_group("limits (checked before anything is allocated)")
+    limits.add_argument("--max-params", type=int, default=Limits.max_params, metavar="N",
+                        help=f"refuse networks with more than N parameters (default {Limits.max_params:,})")
+    limits.add_argument("--max-memory", type=float, default=Limits.max_memory / 2**30, metavar="GIB",
+                        help="refuse networks whose parameters and one sample's activations need more "
+                             f"(default {Limits.max_memory / 2**30:g} GiB)")
+    limits.add_argument("--max-depth", type=int, default=Limits.max_depth, metavar="N",
+                        help=f"nesting depth of blocks and structural kinds (default {Limits.max_depth})")
+    limits.add_argument("--max-nodes", type=int, default=Limits.max_nodes, metavar="N",
+                        help=f"layers after expansion (default {Limits.max_nodes:,})")
 
 
 def cmd_check(args) -> int:
@@ -29,7 +37,7 @@ def cmd_check(args) -> int:
 
     reports = []
     for spec in args.specs:
-        graph = check(spec, limits=_limits(args))
+        graph = check(spec, limits=limits_from(args))
         if args.json:
             reports.append(report(graph))
         else:
@@ -44,7 +52,7 @@ def cmd_build(args) -> int:
     from archc.outputs import write_all
     from archc.pipeline import check
 
-    graph = check(args.spec, limits=_limits(args))
+    graph = check(args.spec, limits=limits_from(args))
     import torch
 
     from archc.emit.source import python_source
@@ -99,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("specs", nargs="+", metavar="SPEC", help="YAML spec file(s)")
     c.add_argument("--json", action="store_true", help="print a machine-readable report")
     c.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
-    _add_limits(c)
+    add_limit_options(c)
     c.set_defaults(run=cmd_check)
 
     b = sub.add_parser("build", help="check a spec, construct its module, write report, source and diagram",
@@ -110,7 +118,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default=None, help="device to build on, e.g. cpu or cuda (default: cpu)")
     b.add_argument("--no-verify", action="store_true", help="skip the forward pass on zeros")
     b.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
-    _add_limits(b)
+    add_limit_options(b)
     b.set_defaults(run=cmd_build)
     _add_more_commands(sub)
     return p

@@ -5,6 +5,80 @@ import difflib
 from dataclasses import dataclass, field
 
 
+# Every error code archc reports, with what it means. Codes are stable: scripts and editors
+# may match on them. docs/errors.md shows an example of each; a test keeps the three in step.
+CODES: dict[str, str] = {
+    # reading files
+    "file-not-found": "the spec or an imported file does not exist",
+    "file-unreadable": "the file exists but cannot be read (permissions)",
+    "file-too-large": "the file is too large to be a spec",
+    "not-utf8": "the file is not UTF-8 text",
+    "empty-spec": "the file holds no YAML document",
+    "yaml-syntax": "the file is not valid YAML",
+    "yaml-tag": "a YAML tag that would construct an object (specs are data only)",
+    "yaml-merge-key": "a YAML merge key '<<' (use defaults: or a block)",
+    "yaml-key": "a mapping key that is not a plain scalar",
+    "duplicate-key": "the same key twice in one mapping",
+    "yaml-too-large": "aliases expand to too many values (an alias bomb)",
+    "not-a-mapping": "the top level of the file is not a mapping",
+    # the spec's structure
+    "unknown-argument": "a key the spec, a kind or a structural kind does not have",
+    "missing-argument": "a required key is missing",
+    "bad-value": "a value of the wrong type or out of range",
+    "bad-layers": "a layer list that is not a non-empty list",
+    "bad-layer": "a layer entry that is not 'kind' or a one-key mapping 'kind: {args}'",
+    "unknown-kind": "a layer kind that is neither built in, structural, nor a block in scope",
+    "bad-name": "a layer or branch name that is not an identifier",
+    "duplicate-name": "two sibling layers with the same name",
+    "bad-from": "'from:' is not a layer name or a list of them, or is used where it cannot be",
+    "bad-merge": "an unknown merge, or several 'from' sources without one",
+    "bad-when": "'when:' is not a boolean",
+    "bad-branches": "parallel 'branches' is not a mapping of names to layer lists",
+    "empty-repeat": "a named repeat with times 0",
+    "needs-concrete": "a structural value (repeat count, when) depends on the incoming shape",
+    # blocks and imports
+    "unknown-import": "an 'imports:' entry that names no standard library file",
+    "block-shadowed": "a block defined twice, or named like a built-in kind",
+    "block-cycle": "blocks that use each other in a cycle",
+    "unknown-parameter": "a block used with a parameter it does not declare",
+    "missing-parameter": "a block used without one of its required parameters",
+    "bad-parameter": "a block parameter of the wrong type",
+    # expressions
+    "expr-syntax": "an expression that does not parse",
+    "expr-not-allowed": "an expression using something outside archc's small language",
+    "expr-unknown-name": "an expression naming something not in scope",
+    "expr-type": "an expression applying an operation to the wrong type",
+    "expr-index": "an index out of range in an expression",
+    "expr-division-by-zero": "division or modulo by zero in an expression",
+    "expr-overflow": "an expression whose value grows beyond ±2**62",
+    "expr-too-long": "an expression longer than 500 characters",
+    "expr-too-deep": "an expression nested too deeply",
+    "expr-in-string": "'in' used inside a longer string, where it cannot be deferred",
+    # shapes
+    "wrong-rank": "an input with the wrong number of dims for the layer (e.g. linear before flatten)",
+    "wrong-length": "a per-dimension list of the wrong length",
+    "kernel-too-large": "a convolution kernel larger than its padded input",
+    "output-too-small": "a pooling layer whose output comes out below 1",
+    "pool-padding-too-large": "pooling padding above half the kernel",
+    "padding-too-large": "reflect/circular padding not smaller than the input",
+    "same-padding-stride": "padding='same' with a stride above 1",
+    "groups-mismatch": "groups not dividing the input or output channels",
+    "bad-dim": "a dim argument out of range or naming the batch",
+    "merge-mismatch": "tensors merged by add/mul/concat whose shapes do not fit together",
+    "unknown-source": "'from:' names no earlier layer of the same list",
+    # resources
+    "too-deep": "layers nest deeper than the limit (--max-depth)",
+    "too-many-nodes": "the spec expands to more layers than the limit (--max-nodes)",
+    "too-many-repeats": "a repeat or dense count above the limit",
+    "too-many-params": "more parameters than the limit (--max-params)",
+    "too-large": "an activation or the input larger than the limit, or too much memory (--max-memory)",
+    # output
+    "unknown-format": "an output file whose format cannot be told from its extension",
+    "graphviz-missing": "svg/png/pdf requested but graphviz's dot is not installed",
+    "graphviz-failed": "graphviz's dot failed on the diagram",
+}
+
+
 @dataclass(frozen=True)
 class Loc:
     """A position in a YAML file (1-based line and column)."""

@@ -150,6 +150,11 @@ def infer(graph: Graph, limits: Limits = Limits()) -> Graph:
     """Fill in shapes, params and MACs on every node; raises located errors."""
     sink = ErrorSink()
     inferrer = Inferrer(limits, sink)
+    elements = product(graph.input_shape)
+    if elements > limits.max_elements:
+        raise ArchcError("too-large", "the input is too large", graph.root.loc,
+                         expected=f"at most {limits.max_elements:,} elements per sample",
+                         found=f"{format_shape(graph.input_shape)} = {elements:,}")
     try:
         inferrer.node(graph.root, graph.input_shape)
     except _Stop:
@@ -159,4 +164,16 @@ def infer(graph: Graph, limits: Limits = Limits()) -> Graph:
     if total > limits.max_params:
         raise ArchcError("too-many-params", "the network has too many parameters", graph.root.loc,
                          expected=f"at most {limits.max_params:,} (--max-params)", found=f"{total:,}")
+    memory = memory_estimate(graph)
+    if memory > limits.max_memory:
+        raise ArchcError("too-large", "building and running this network would need too much memory", graph.root.loc,
+                         expected=f"at most {limits.max_memory / 2**30:,.1f} GiB (--max-memory)",
+                         found=f"about {memory / 2**30:,.1f} GiB (float32 parameters and one sample's activations)")
     return graph
+
+
+def memory_estimate(graph: Graph, bytes_per_element: int = 4) -> int:
+    """Bytes for the parameters and one sample's activations (every layer output kept, as
+    in training), before anything is allocated."""
+    activations = sum(product(n.out_shape) for n in graph.nodes() if isinstance(n, Layer))
+    return (graph.root.params + activations + product(graph.input_shape)) * bytes_per_element

@@ -11,3 +11,4 @@ class Limits:
     max_nodes: int = 100_000  # nodes in the expanded graph
     max_params: int = 2_000_000_000  # parameters, checked before any tensor exists
     max_elements: int = 2_000_000_000  # elements of any one activation (per sample)
+    max_memory: int = 64 * 2**30  # bytes: float32 parameters + one sample's activations

@@ -112,7 +112,7 @@ class _Builder:
                 out.value_locs[key] = _loc(self.file, value_node)
                 out[key] = self.build(value_node)
             return out
-        raise ArchcError("yaml-node", f"unexpected YAML node {type(node).__name__}", _loc(self.file, node))
+        raise TypeError(f"PyYAML composed an unexpected node type {type(node).__name__}")  # cannot happen
 
     def _check_tag(self, node: yaml.Node, standard: str) -> None:
         if node.tag != standard:

@@ -1,0 +1,53 @@
+"""docs/errors.md is complete and true: every code archc raises is registered, has an
+example that produces it (with a location), and the page shows today's exact messages."""
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from archc.errors import CODES
+from conftest import REPO
+
+
+def _catalogue():
+    spec = importlib.util.spec_from_file_location("errors_doc", REPO / "scripts" / "errors_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CATALOGUE = _catalogue()
+# errors about a whole file or the command line rather than a place in the YAML
+WITHOUT_POSITION = {"unknown-format", "graphviz-missing"}
+
+
+def _codes_raised_in_source() -> set[str]:
+    pattern = re.compile(
+        r'(?:ArchcError|ShapeError|ExprError|self\.fail|self\.error)\(\s*(?:\w+,\s*)?"([a-z0-9]+(?:-[a-z0-9]+)*)"', re.S)
+    return {m.group(1) for path in (REPO / "archc").rglob("*.py") for m in pattern.finditer(path.read_text())}
+
+
+def test_every_code_raised_is_registered_and_every_registered_code_is_raised():
+    assert _codes_raised_in_source() == set(CODES)
+
+
+def test_every_code_has_an_example_or_a_reason():
+    assert set(CATALOGUE.EXAMPLES) == set(CODES)
+    assert {c for c, e in CATALOGUE.EXAMPLES.items() if e is None} == set(CATALOGUE._WHY_NOT)
+
+
+@pytest.mark.parametrize("code", [c for c, e in CATALOGUE.EXAMPLES.items() if e is not None])
+def test_catalogue_example_gives_its_code_at_a_location(code):
+    _, _, err = CATALOGUE.run(code)
+    first = err.splitlines()[0]
+    assert f"error[{code}]" in first
+    assert "Traceback" not in err
+    if code not in WITHOUT_POSITION:
+        assert re.match(r"^(spec\.yaml|blocks/resnet\.yaml|std/\w+):\d+:\d+: error\[", first) or \
+            re.match(r"^spec\.yaml:\d+:\d+: ", first), first
+
+
+def test_error_catalogue_page_is_current():
+    assert (REPO / "docs" / "errors.md").read_text() == CATALOGUE.page(), "run python scripts/errors_doc.py"
