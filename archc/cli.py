@@ -77,6 +77,23 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_summary(args) -> int:
+    from archc.emit.summary import summary_json, summary_text
+    from archc.pipeline import check
+
+    graph = check(args.spec, limits=limits_from(args))
+    print(json.dumps(summary_json(graph, args.depth), indent=1) if args.json else summary_text(graph, args.depth))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from archc.explain import explain_text
+    from archc.pipeline import check
+
+    print(explain_text(check(args.spec, limits=limits_from(args)), args.layer))
+    return 0
+
+
 def _diagram_files(graph, out_dir: Path) -> dict:
     """The build's diagram, when the graphviz binary is there (the build works without it)."""
     try:
@@ -120,6 +137,23 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
     add_limit_options(b)
     b.set_defaults(run=cmd_build)
+    s = sub.add_parser("summary", help="hierarchical table: shapes, params, MACs, shares, memory (no torch)",
+                       description="Blocks and layers with output shape, parameters, MACs, share of parameters and "
+                                   "trainability; totals with parameter and activation memory per sample.")
+    s.add_argument("spec", metavar="SPEC", help="YAML spec file")
+    s.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep (0: top level)")
+    s.add_argument("--json", action="store_true", help="machine-readable rows and totals")
+    add_limit_options(s)
+    s.set_defaults(run=cmd_summary)
+
+    e = sub.add_parser("explain", help="the arithmetic behind every output shape and parameter count (no torch)",
+                       description="For every layer (or one LAYER and what is inside it): the lecture's "
+                                   "⌊(n − k + p + s)/s⌋ per spatial dim, channels, parameters and MACs; "
+                                   "concatenations and residual merges.")
+    e.add_argument("spec", metavar="SPEC", help="YAML spec file")
+    e.add_argument("layer", nargs="?", metavar="LAYER", help="a module path, e.g. features.0 or b3.0")
+    add_limit_options(e)
+    e.set_defaults(run=cmd_explain)
     _add_more_commands(sub)
     return p
 

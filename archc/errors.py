@@ -73,6 +73,7 @@ CODES: dict[str, str] = {
     "too-many-params": "more parameters than the limit (--max-params)",
     "too-large": "an activation or the input larger than the limit, or too much memory (--max-memory)",
     # output
+    "unknown-layer": "a layer path on the command line that the network does not have",
     "unknown-format": "an output file whose format cannot be told from its extension",
     "graphviz-missing": "svg/png/pdf requested but graphviz's dot is not installed",
     "graphviz-failed": "graphviz's dot failed on the diagram",

@@ -24,6 +24,7 @@ class Node:
     notes: tuple[str, ...] = ()  # where a block was used, for errors inside its definition
     sources: tuple[str, ...] = ()  # `from:`: names of earlier siblings (or 'input') to read
     merge: str | None = None  # how several sources combine
+    trainable: bool = True  # `trainable: false` freezes this node's parameters (and its children's)
     # filled by infer
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None

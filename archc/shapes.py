@@ -107,3 +107,25 @@ def product(values) -> int:
 def format_shape(shape) -> str:
     """C×H×W notation, batch left out."""
     return "×".join(str(s) for s in shape)
+
+
+def window_formula(size: int, kernel: int, stride: int, pad_total: int, dilation: int = 1,
+                   ceil_mode: bool = False, pad_left: int | None = None, pooling: bool = False) -> tuple[str, int]:
+    """The lecture's ⌊(n − k + p + s) / s⌋ for one dim (p the total padding), with its value.
+
+    Dilation shows as the effective kernel d·(k − 1) + 1; ceil_mode as ⌈…⌉ and, where it
+    applies, ATen's correction that drops a last window starting outside the input. The
+    value comes from the same functions inference uses.
+    """
+    effective = dilation * (kernel - 1) + 1
+    k_text = str(kernel) if dilation == 1 else f"{effective} (= {dilation}·({kernel} − 1) + 1)"
+    left, right = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
+    text = f"{left}({size} − {k_text} + {pad_total} + {stride}) / {stride}{right}"
+    if pooling:
+        value = pool_output_size(size, kernel, stride, pad_total // 2 if pad_left is None else pad_left, dilation, ceil_mode)
+    else:
+        value = conv_output_size(size, kernel, stride, pad_total, dilation)
+    plain = -(-(size - effective + pad_total + stride) // stride) if ceil_mode else (size - effective + pad_total + stride) // stride
+    if value != plain:
+        text += f" − 1 (the last window would start in the padding) = {plain} − 1"
+    return f"{text} = {value}", value

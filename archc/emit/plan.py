@@ -22,11 +22,13 @@ class ModulePlan:
     cls_name: str | None = None  # the block's class, e.g. "BasicBlock"
     children: dict[str, "ModulePlan"] = field(default_factory=dict)
     options: dict = field(default_factory=dict)  # container arguments other than children
+    frozen: bool = False  # a layer whose parameters do not train (requires_grad False)
 
 
 def plan(node: Node) -> ModulePlan:
     if isinstance(node, Layer):
-        return ModulePlan(node, call=KINDS[node.kind].torch_call(node.kind, node.args, node.in_shape))
+        return ModulePlan(node, call=KINDS[node.kind].torch_call(node.kind, node.args, node.in_shape),
+                          frozen=not node.trainable)
     kids = {child.name: plan(child) for child in node.children()}
     cls = getattr(node, "cls_name", None)
     if isinstance(node, Seq):

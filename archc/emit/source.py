@@ -47,7 +47,8 @@ class _Printer:
         pad = "    " * indent
         if p.call is not None:
             args = [repr(a) for a in p.call.args] + [f"{k}={v!r}" for k, v in p.call.kwargs.items()]
-            return f"nn.{p.call.cls}({', '.join(args)})"
+            frozen = ".requires_grad_(False)" if p.frozen else ""
+            return f"nn.{p.call.cls}({', '.join(args)}){frozen}"
         cls = self.class_for(p)
         items = "".join(f"{pad}    ({name!r}, {self.expr(child, indent + 1)}),  # {format_shape(child.node.out_shape)}\n"
                         for name, child in p.children.items())

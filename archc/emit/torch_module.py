@@ -25,7 +25,8 @@ def _class(name: str | None, base: type) -> type:
 
 def instantiate(p: ModulePlan) -> nn.Module:
     if p.call is not None:
-        return getattr(nn, p.call.cls)(*p.call.args, **p.call.kwargs)
+        module = getattr(nn, p.call.cls)(*p.call.args, **p.call.kwargs)
+        return module.requires_grad_(False) if p.frozen else module
     kids = OrderedDict((name, instantiate(child)) for name, child in p.children.items())
     if p.container == "Sequential":
         return _class(p.cls_name, nn.Sequential)(kids)

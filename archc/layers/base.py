@@ -76,6 +76,10 @@ class Kind:
         """Compact notation for diagrams and tables, e.g. 'conv2d 11×11/4, p1 → 96'."""
         return kind
 
+    def explain(self, kind: str, a: Args, shape: tuple[int, ...], out: Inferred) -> list[str]:
+        """The arithmetic behind this layer's output, in the lecture's terms."""
+        return [f"{kind}: elementwise, shape unchanged ({format_shape(shape)})"]
+
 
 def spatial_rank(kind: str) -> int:
     """1, 2 or 3 from a kind name ending in 1d/2d/3d."""
@@ -104,6 +108,23 @@ def per_dim(value: int | list[int], rank: int, name: str) -> tuple[int, ...]:
             expected=f"an int or a list of {rank}", found=f"a list of {len(value)}: {value}",
         )
     return tuple(value)
+
+
+def explain_windows(kind: str, spatial, kernel, stride, pads, dilation, ceil_mode=False, pooling=False) -> list[str]:
+    """One formula per spatial dim (one line when every dim is the same computation)."""
+    from archc.shapes import window_formula
+
+    names = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[len(spatial)]
+    parts = [window_formula(n, k, s, lo + hi, d, ceil_mode, lo, pooling)[0]
+             for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, pads, dilation)]
+    setting = f"{kind} {'×'.join(map(str, kernel))}, stride {compact(stride)}, padding {compact(tuple(lo for lo, _ in pads))}"
+    if any(d != 1 for d in dilation):
+        setting += f", dilation {compact(dilation)}"
+    if ceil_mode:
+        setting += ", ceil_mode"
+    if len(set(parts)) == 1:
+        return [f"{setting} on {spatial[0]}: {parts[0]}"]
+    return [setting] + [f"  {name} {n}: {part}" for name, n, part in zip(names, spatial, parts)]
 
 
 def compact(values: tuple[int, ...], sep: str = "×") -> str:

@@ -5,9 +5,9 @@ from typing import Literal
 
 from archc.layers.base import (
     Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall,
-    compact, expect_rank, per_dim, plain, spatial_rank,
+    compact, expect_rank, explain_windows, per_dim, plain, spatial_rank,
 )
-from archc.shapes import ShapeError, conv_output_size, product, same_padding
+from archc.shapes import ShapeError, conv_output_size, format_shape, product, same_padding
 
 
 class ConvArgs(Args):
@@ -67,6 +67,17 @@ class Conv(Kind):
         params = a.out_channels * per_output + (a.out_channels if a.bias else 0)
         out_shape = (a.out_channels, *out)
         return Inferred(out_shape, params, product(out_shape) * per_output)
+
+    def explain(self, kind, a: ConvArgs, shape, out):
+        rank, kernel, stride, dilation, pads = self._geometry(kind, a)
+        lines = explain_windows(kind, shape[1:], kernel, stride, pads, dilation)
+        per_group = shape[0] // a.groups
+        channels = f"{shape[0]}" if a.groups == 1 else f"({shape[0]} / {a.groups} groups)"
+        area = " × ".join(map(str, kernel))
+        bias = f" + {a.out_channels}" if a.bias else ""
+        lines.append(f"channels {shape[0]} → {a.out_channels}; parameters {a.out_channels} × {channels} × {area}{bias} = {out.params:,}")
+        lines.append(f"MACs {format_shape(out.shape)} outputs × {per_group} × {area} = {out.macs:,}")
+        return lines
 
     def torch_call(self, kind, a: ConvArgs, shape):
         kwargs = {"kernel_size": plain(a.kernel_size)}

@@ -23,6 +23,11 @@ class Linear(Kind):
         params = shape[0] * a.out_features + (a.out_features if a.bias else 0)
         return Inferred((a.out_features,), params, shape[0] * a.out_features)
 
+    def explain(self, kind, a, shape, out):
+        bias = f" + {a.out_features}" if a.bias else ""
+        return [f"linear {shape[0]} → {a.out_features}: parameters {a.out_features} × {shape[0]}{bias} = {out.params:,}; "
+                f"MACs {a.out_features} × {shape[0]} = {out.macs:,}"]
+
     def torch_call(self, kind, a: LinearArgs, shape):
         return TorchCall("Linear", (shape[0], a.out_features), {} if a.bias else {"bias": False})
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from archc.layers.base import (
     Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall,
-    compact, expect_rank, per_dim, plain, spatial_rank,
+    compact, expect_rank, explain_windows, per_dim, plain, spatial_rank,
 )
-from archc.shapes import ShapeError, pool_output_size
+from archc.shapes import ShapeError, format_shape, pool_output_size
 
 
 class MaxPoolArgs(Args):
@@ -40,6 +40,15 @@ class _Pool(Kind):
             for n, k, s, p, d in zip(shape[1:], kernel, stride, pad, dilation)
         )
         return Inferred((shape[0], *out))
+
+    def explain(self, kind, a, shape, out):
+        rank = spatial_rank(kind)
+        kernel = per_dim(a.kernel_size, rank, "kernel_size")
+        stride = per_dim(a.stride if a.stride is not None else a.kernel_size, rank, "stride")
+        pads = tuple((p, p) for p in per_dim(a.padding, rank, "padding"))
+        dilation = per_dim(getattr(a, "dilation", 1), rank, "dilation")
+        lines = explain_windows(kind, shape[1:], kernel, stride, pads, dilation, a.ceil_mode, pooling=True)
+        return lines + [f"channels stay {shape[0]}; no parameters"]
 
     def torch_call(self, kind, a, shape):
         cls = ("MaxPool" if kind.startswith("max") else "AvgPool") + kind[-2:]
@@ -94,6 +103,10 @@ class AdaptivePool(Kind):
                              expected=f"an int or a list of {rank}", found=str(a.output_size))
         out = tuple(n if s is None else s for n, s in zip(shape[1:], sizes))
         return Inferred((shape[0], *out))
+
+    def explain(self, kind, a, shape, out):
+        return [f"{kind}: the output size is fixed at {format_shape(out.shape[1:])} whatever the input "
+                f"({format_shape(shape[1:])}); channels stay {shape[0]}"]
 
     def torch_call(self, kind, a, shape):
         cls = "Adaptive" + ("AvgPool" if "avg" in kind else "MaxPool") + kind[-2:]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from archc.layers.base import Args, Bool, Inferred, Int, Kind, Probability, TorchCall, expect_rank, spatial_rank
-from archc.shapes import flatten_shape
+from archc.shapes import flatten_shape, format_shape, product
 
 
 class FlattenArgs(Args):
@@ -18,6 +18,13 @@ class Flatten(Kind):
 
     def infer(self, kind, a: FlattenArgs, shape):
         return Inferred(flatten_shape(shape, a.start_dim, a.end_dim))
+
+    def explain(self, kind, a, shape, out):
+        start = a.start_dim - 1 if a.start_dim > 0 else a.start_dim + len(shape)
+        end = (a.end_dim - 1 if a.end_dim > 0 else a.end_dim + len(shape)) + 1
+        merged = " × ".join(map(str, shape[start:end]))
+        return [f"flatten {format_shape(shape)}: {merged} = {product(shape[start:end]):,}"
+                + (f" → {format_shape(out.shape)}" if len(out.shape) > 1 else "")]
 
     def torch_call(self, kind, a: FlattenArgs, shape):
         kwargs = {k: v for k, v in a.model_dump().items() if v != FlattenArgs.model_fields[k].default}

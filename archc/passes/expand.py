@@ -24,7 +24,7 @@ from archc.spec.yaml_source import YList, YMap, key_loc, value_loc
 
 import re
 
-META_KEYS = ("name", "from", "merge", "when")
+META_KEYS = ("name", "from", "merge", "when", "trainable")
 _NAME_RE = re.compile(IDENTIFIER)
 Count = Annotated[int, Strict(), Field(ge=0)]
 
@@ -198,13 +198,23 @@ class Expander:
                       expected="a built-in kind, a structural kind or a block in scope", found=f"'{kind}'", hint=hint)
         for node in nodes[:1]:
             node.sources, node.merge = meta["from"], meta["merge"]
+        if not meta["trainable"]:
+            for node in nodes:
+                for inner in node.walk():
+                    inner.trainable = False
         if meta["name"] is not None and len(nodes) == 1:
             nodes[0].name = meta["name"]
         return nodes
 
     def meta(self, args: dict, loc: Loc | None, scope: Scope, raw: YMap) -> dict:
         """name:, from: and merge:, accepted on every layer and block (positions from `raw`)."""
-        out = {"name": None, "from": (), "merge": None}
+        out = {"name": None, "from": (), "merge": None, "trainable": True}
+        if "trainable" in args:
+            trainable = self.concrete(args["trainable"], value_loc(raw, "trainable", loc), scope, "trainable")
+            if not isinstance(trainable, bool):
+                self.fail("bad-value", "'trainable' must be true or false", value_loc(raw, "trainable", loc), scope,
+                          expected="true or false", found=repr(trainable))
+            out["trainable"] = trainable
         if "name" in args:
             name = self.value(args["name"], value_loc(raw, "name", loc), scope)
             if not isinstance(name, str) or not _NAME_RE.match(name):

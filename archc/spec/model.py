@@ -27,7 +27,7 @@ class BlockDef(BaseModel):
     @classmethod
     def _no_reserved_params(cls, params: dict) -> dict:
         for name in params:
-            if name in ("name", "from", "merge", "when", "i", "in"):
+            if name in ("name", "from", "merge", "when", "trainable", "i", "in"):
                 raise ValueError(f"'{name}' is reserved and cannot be a block parameter")
         return params
 

@@ -1,0 +1,91 @@
+"""`archc explain`: why every output has its shape, in the lecture's terms.
+
+Layers explain themselves (each kind's `explain`, whose numbers come from the same shape
+functions inference uses); this module adds what containers do: concatenations summing
+channels, residual merges needing equal shapes, dense blocks growing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archc.errors import ArchcError, did_you_mean
+from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.layers import KINDS
+from archc.layers.base import Inferred
+from archc.shapes import format_shape
+
+
+@dataclass
+class Explanation:
+    node: Node
+    depth: int
+    lines: list[str]
+
+
+def _merge_lines(how: str, named: list[tuple[str, tuple]], out: tuple) -> list[str]:
+    if how == "concat":
+        sums = " + ".join(str(shape[0]) for _, shape in named)
+        rest = format_shape(out[1:])
+        return [f"concat on channels: {sums} = {out[0]}" + (f"; every input is {rest} (they must agree)" if rest else "")]
+    listing = ", ".join(f"{name} {format_shape(shape)}" for name, shape in named)
+    return [f"{how}: needs equal shapes: {listing} → {format_shape(out)}"]
+
+
+def explain_node(node: Node) -> list[str]:
+    if isinstance(node, Layer):
+        kind = KINDS[node.kind]
+        return kind.explain(node.kind, node.args, node.in_shape, Inferred(node.out_shape, node.params, node.macs))
+    if isinstance(node, Residual):
+        short = (node.shortcut.name, node.shortcut.out_shape) if node.shortcut else ("identity shortcut", node.in_shape)
+        body = node.body[-1].out_shape if node.body else node.in_shape
+        merged = (body[0] + short[1][0], *body[1:]) if node.how == "concat" else body
+        return [f"residual: body {format_shape(node.in_shape)} → {format_shape(body)}"] + _merge_lines(
+            node.how, [("body", body), short], merged)
+    if isinstance(node, Parallel):
+        return [f"parallel: {len(node.branches)} branches on {format_shape(node.in_shape)}"] + _merge_lines(
+            node.how, [(b.name, b.out_shape) for b in node.branches], node.out_shape)
+    if isinstance(node, Dense):
+        lines = [f"dense: {len(node.units)} units, each output concatenated onto its input"]
+        channels = node.in_shape[0]
+        for unit in node.units:
+            lines.append(f"  {unit.name}: {channels} + {unit.out_shape[0]} = {channels + unit.out_shape[0]} channels")
+            channels += unit.out_shape[0]
+        return lines
+    if isinstance(node, Seq):
+        return [f"{node.kind}: {len(node.items)} layers, {format_shape(node.in_shape)} → {format_shape(node.out_shape)}"
+                + (f", {node.params:,} parameters" if node.params else "")]
+    raise TypeError(type(node).__name__)
+
+
+def explanations(graph: Graph, layer: str | None = None) -> list[Explanation]:
+    """Every node's explanation in order (or those of one node and what is inside it)."""
+    start, depth0 = graph.root, 0
+    if layer:
+        paths = {n.path: n for n in graph.nodes()}
+        if layer not in paths:
+            raise ArchcError("unknown-layer", f"no layer '{layer}' in {graph.name}",
+                             expected="a module path such as " + ", ".join(list(paths)[1:4]),
+                             found=f"'{layer}'", hint=did_you_mean(layer, paths))
+        start = paths[layer]
+    out = []
+
+    def walk(node: Node, depth: int) -> None:
+        out.append(Explanation(node, depth, explain_node(node)))
+        for child in node.children():
+            walk(child, depth + 1)
+
+    if layer:
+        walk(start, depth0)
+    else:
+        for child in graph.root.children():
+            walk(child, 0)
+    return out
+
+
+def explain_text(graph: Graph, layer: str | None = None) -> str:
+    lines = [f"{graph.name}: input {format_shape(graph.input_shape)}"]
+    for e in explanations(graph, layer):
+        indent = "  " * e.depth
+        lines.append(f"{indent}{e.node.path} → {format_shape(e.node.out_shape)}")
+        lines += [f"{indent}    {line}" for line in e.lines]
+    return "\n".join(lines)
