@@ -94,6 +94,19 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_schema(args) -> int:
+    from archc.emit.schema import spec_schema
+    from archc.outputs import write_all
+
+    text = json.dumps(spec_schema(), indent=1, ensure_ascii=False) + "\n"
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        write_all({Path(args.output): text.encode()})
+        print(f"wrote {args.output}")
+    return 0
+
+
 def _diagram_files(graph, out_dir: Path) -> dict:
     """The build's diagram, when the graphviz binary is there (the build works without it)."""
     try:
@@ -154,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("layer", nargs="?", metavar="LAYER", help="a module path, e.g. features.0 or b3.0")
     add_limit_options(e)
     e.set_defaults(run=cmd_explain)
+    sc = sub.add_parser("schema", help="write the JSON Schema of spec files (for editor completion)",
+                        description="The JSON Schema (draft 2020-12) of archc specs. Point your editor at it with "
+                                    "'# yaml-language-server: $schema=archc-spec.schema.json' on a spec's first line.")
+    sc.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    sc.set_defaults(run=cmd_schema)
     _add_more_commands(sub)
     return p
 
