@@ -107,6 +107,14 @@ def cmd_schema(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from archc.pipeline import check
+    from archc.run import run
+
+    print(run(check(args.spec, limits=limits_from(args)), args.input, args.seed))
+    return 0
+
+
 def _diagram_files(graph, out_dir: Path) -> dict:
     """The build's diagram, when the graphviz binary is there (the build works without it)."""
     try:
@@ -167,6 +175,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("layer", nargs="?", metavar="LAYER", help="a module path, e.g. features.0 or b3.0")
     add_limit_options(e)
     e.set_defaults(run=cmd_explain)
+    r = sub.add_parser("run", help="run a spec on a small input (YAML, JSON or .npy) and print the output",
+                       description="Build the network (parameters from init: or seeded random), run it in eval mode "
+                                   "on the input file and print the output. The input is one sample of the spec's "
+                                   "input shape or a batch of them: a nested list in YAML/JSON (optionally under "
+                                   "an 'input:' key) or a NumPy .npy file.")
+    r.add_argument("spec", metavar="SPEC", help="YAML spec file")
+    r.add_argument("--input", required=True, metavar="FILE", help="the input tensor")
+    r.add_argument("--seed", type=int, default=0, help="seed for randomly initialised parameters (default 0)")
+    add_limit_options(r)
+    r.set_defaults(run=cmd_run)
+
     sc = sub.add_parser("schema", help="write the JSON Schema of spec files (for editor completion)",
                         description="The JSON Schema (draft 2020-12) of archc specs. Point your editor at it with "
                                     "'# yaml-language-server: $schema=archc-spec.schema.json' on a spec's first line.")

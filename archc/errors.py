@@ -54,6 +54,7 @@ CODES: dict[str, str] = {
     "expr-too-long": "an expression longer than 500 characters",
     "expr-too-deep": "an expression nested too deeply",
     "expr-in-string": "'in' used inside a longer string, where it cannot be deferred",
+    "bad-init": "an init: that names an unknown function, argument or parameter, or a literal of the wrong shape",
     # shapes
     "wrong-rank": "an input with the wrong number of dims for the layer (e.g. linear before flatten)",
     "wrong-length": "a per-dimension list of the wrong length",
@@ -74,6 +75,7 @@ CODES: dict[str, str] = {
     "too-large": "an activation or the input larger than the limit, or too much memory (--max-memory)",
     # output
     "unknown-layer": "a layer path on the command line that the network does not have",
+    "bad-input": "an input file for 'archc run' that is not a tensor of the spec's input shape",
     "unknown-format": "an output file whose format cannot be told from its extension",
     "graphviz-missing": "svg/png/pdf requested but graphviz's dot is not installed",
     "graphviz-failed": "graphviz's dot failed on the diagram",

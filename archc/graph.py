@@ -49,6 +49,7 @@ class Layer(Node):
     args: Any = None
     raw_args: dict = field(default_factory=dict)
     args_loc: Any = None  # the YMap the arguments came from, for locating argument errors
+    init: dict | None = None  # parameter name -> (how, value), from `init:` (see layers/init.py)
 
 
 @dataclass(eq=False)

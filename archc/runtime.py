@@ -20,6 +20,19 @@ def merge(tensors: list[torch.Tensor], how: str) -> torch.Tensor:
     return out
 
 
+def initialise(module: nn.Module, **params: tuple) -> nn.Module:
+    """Set a layer's parameters as its spec says: (torch.nn.init function name, arguments)
+    or ("tensor", literal values). Returns the module, so it wraps a constructor call."""
+    with torch.no_grad():
+        for name, (how, value) in params.items():
+            tensor = getattr(module, name)
+            if how == "tensor":
+                tensor.copy_(torch.tensor(value, dtype=tensor.dtype))
+            else:
+                getattr(nn.init, how + "_")(tensor, **value)
+    return module
+
+
 class Chain(nn.Module):
     """Children applied in order, where a child may read earlier children's outputs.
 

@@ -23,12 +23,13 @@ class ModulePlan:
     children: dict[str, "ModulePlan"] = field(default_factory=dict)
     options: dict = field(default_factory=dict)  # container arguments other than children
     frozen: bool = False  # a layer whose parameters do not train (requires_grad False)
+    init: dict = field(default_factory=dict)  # parameter -> (how, value), applied right after construction
 
 
 def plan(node: Node) -> ModulePlan:
     if isinstance(node, Layer):
         return ModulePlan(node, call=KINDS[node.kind].torch_call(node.kind, node.args, node.in_shape),
-                          frozen=not node.trainable)
+                          frozen=not node.trainable, init=node.init or {})
     kids = {child.name: plan(child) for child in node.children()}
     cls = getattr(node, "cls_name", None)
     if isinstance(node, Seq):

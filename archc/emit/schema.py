@@ -34,6 +34,15 @@ _STRUCTURAL = {
 }
 
 
+def _init_schema() -> dict:
+    from archc.layers.init import FUNCTIONS
+
+    one = {"anyOf": [{"enum": list(FUNCTIONS)}, {"type": "number"}, {"type": "array"},
+                     {"type": "object", "maxProperties": 1, "propertyNames": {"enum": list(FUNCTIONS)}}]}
+    return {"anyOf": [one, {"type": "object", "additionalProperties": one}],
+            "description": "how parameters start: a torch.nn.init function, a constant or literal values"}
+
+
 def _allow_expressions(prop: dict) -> dict:
     if "$ref" in prop and "layers" in prop["$ref"]:
         return prop
@@ -68,7 +77,10 @@ def spec_schema() -> dict[str, Any]:
         defs.update(raw.pop("$defs", {}))
         # nothing is required here: `defaults:` may supply any argument (archc itself reports
         # what is still missing, with its position)
-        entries.append(_kind_entry(kind, _args_schema(raw.get("properties", {}), [], KINDS[kind].summary), True))
+        properties = dict(raw.get("properties", {}))
+        if KINDS[kind].family in ("conv", "linear") or kind.startswith("batch_norm"):
+            properties["init"] = _init_schema()
+        entries.append(_kind_entry(kind, _args_schema(properties, [], KINDS[kind].summary), True))
         bare.append(kind)
     for kind, (props, required) in _STRUCTURAL.items():
         entries.append(_kind_entry(kind, _args_schema(props, required), False))

@@ -76,6 +76,10 @@ class Kind:
         """Compact notation for diagrams and tables, e.g. 'conv2d 11×11/4, p1 → 96'."""
         return kind
 
+    def param_shapes(self, kind: str, a: Args, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The shape of each learnable parameter, by torch's attribute name."""
+        return {}
+
     def explain(self, kind: str, a: Args, shape: tuple[int, ...], out: Inferred) -> list[str]:
         """The arithmetic behind this layer's output, in the lecture's terms."""
         return [f"{kind}: elementwise, shape unchanged ({format_shape(shape)})"]

@@ -68,6 +68,11 @@ class Conv(Kind):
         out_shape = (a.out_channels, *out)
         return Inferred(out_shape, params, product(out_shape) * per_output)
 
+    def param_shapes(self, kind, a: ConvArgs, shape):
+        kernel = per_dim(a.kernel_size, spatial_rank(kind), "kernel_size")
+        shapes = {"weight": (a.out_channels, shape[0] // a.groups, *kernel)}
+        return {**shapes, "bias": (a.out_channels,)} if a.bias else shapes
+
     def explain(self, kind, a: ConvArgs, shape, out):
         rank, kernel, stride, dilation, pads = self._geometry(kind, a)
         lines = explain_windows(kind, shape[1:], kernel, stride, pads, dilation)

@@ -23,6 +23,10 @@ class Linear(Kind):
         params = shape[0] * a.out_features + (a.out_features if a.bias else 0)
         return Inferred((a.out_features,), params, shape[0] * a.out_features)
 
+    def param_shapes(self, kind, a: LinearArgs, shape):
+        shapes = {"weight": (a.out_features, shape[0])}
+        return {**shapes, "bias": (a.out_features,)} if a.bias else shapes
+
     def explain(self, kind, a, shape, out):
         bias = f" + {a.out_features}" if a.bias else ""
         return [f"linear {shape[0]} → {a.out_features}: parameters {a.out_features} × {shape[0]}{bias} = {out.params:,}; "

@@ -25,6 +25,9 @@ class BatchNorm(Kind):
         expect_rank(kind, shape, (1, 2) if rank == 1 else (rank + 1,), "channels-first")
         return Inferred(shape, 2 * shape[0] if a.affine else 0)
 
+    def param_shapes(self, kind, a: BatchNormArgs, shape):
+        return {"weight": (shape[0],), "bias": (shape[0],)} if a.affine else {}
+
     def explain(self, kind, a, shape, out):
         params = f"parameters 2 × {shape[0]} = {out.params:,} (a scale and a shift per channel)" if a.affine else "no parameters (affine off)"
         return [f"{kind} over {shape[0]} channels: shape unchanged; {params}"]

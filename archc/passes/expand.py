@@ -16,6 +16,7 @@ from typing_extensions import Annotated
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
+from archc.layers.init import InitError, parse_init
 from archc.passes.limits import Limits
 from archc.spec.expr import Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
@@ -263,7 +264,17 @@ class Expander:
     def layer(self, kind: str, args: YMap, loc: Loc | None, scope: Scope, meta: dict) -> Layer:
         defaults = self.spec.doc.defaults.get(kind, {})
         merged = {**defaults, **{k: self.value(v, value_loc(args, k, loc), scope) for k, v in args.items()}}
-        node = Layer(kind=kind, name="", path="", loc=loc, notes=scope.notes, raw_args=merged, args_loc=args)
+        init = None
+        if "init" in merged:
+            init_loc = value_loc(args, "init", loc)
+            raw_init = merged.pop("init")
+            if _has_deferred(raw_init):
+                self.fail("needs-concrete", "'init' cannot depend on the incoming shape", init_loc, scope)
+            try:
+                init = parse_init(raw_init)
+            except InitError as exc:
+                self.fail("bad-init", exc.message, init_loc, scope, expected=exc.expected, found=exc.found)
+        node = Layer(kind=kind, name="", path="", loc=loc, notes=scope.notes, raw_args=merged, args_loc=args, init=init)
         if not _has_deferred(merged):
             node.args = validate_args(kind, merged, args, loc, self.sink, scope.notes)
         return node

@@ -9,6 +9,7 @@ from __future__ import annotations
 from archc.errors import ArchcError, ErrorSink, did_you_mean
 from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
+from archc.layers.init import check_against
 from archc.passes.expand import validate_args
 from archc.passes.limits import Limits
 from archc.shapes import ShapeError, format_shape, product
@@ -56,6 +57,13 @@ class Inferrer:
             self.fail(node, "too-many-params", "this layer has too many parameters",
                       expected=f"at most {self.limits.max_params:,} (--max-params)", found=f"{result.params:,}")
         node.params, node.macs = result.params, result.macs
+        if node.init:
+            try:
+                check_against(node.init, KINDS[node.kind].param_shapes(node.kind, node.args, shape), node.kind)
+            except ShapeError as exc:
+                self.sink.add(ArchcError(exc.code, exc.message, _arg_loc(node, "init"), path=_where(node),
+                                         notes=list(node.notes), expected=exc.expected, found=exc.found))
+                raise _Stop() from None
         return result.shape
 
     def resolve_args(self, node: Layer, shape):
