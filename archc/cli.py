@@ -13,12 +13,31 @@ EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
 
 
+def parse_input(text: str) -> tuple:
+    """'3x224x224' → (3, 224, 224); names stay names ('3xHxW' → (3, 'H', 'W'))."""
+    parts = [p for p in text.replace("×", "x").split("x")]
+    if not parts or not all(p.isdigit() and int(p) > 0 or p.isidentifier() for p in parts):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224 (names allowed: 3xHxW)")
+    return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def check_from(args, spec=None):
+    """Check the command's spec with its limits and its --input."""
+    from archc.pipeline import check
+
+    return check(spec if spec is not None else args.spec, limits=limits_from(args),
+                 input_shape=getattr(args, "input_shape", None))
+
+
 def limits_from(args) -> Limits:
     return Limits(max_params=args.max_params, max_memory=int(args.max_memory * 2**30),
                   max_depth=args.max_depth, max_nodes=args.max_nodes)
 
 
-def add_limit_options(parser: argparse.ArgumentParser) -> None:
+def add_limit_options(parser: argparse.ArgumentParser, input_shape: bool = True) -> None:
+    if input_shape:
+        parser.add_argument("--input", dest="input_shape", type=parse_input, default=None, metavar="CxHxW",
+                            help="use this input shape instead of the spec's (binds named sizes, e.g. --input 3x96x96)")
     limits = parser.add_argument_group("limits (checked before anything is allocated)")
     limits.add_argument("--max-params", type=int, default=Limits.max_params, metavar="N",
                         help=f"refuse networks with more than N parameters (default {Limits.max_params:,})")
@@ -33,11 +52,10 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_check(args) -> int:
     from archc.emit.report import report, table
-    from archc.pipeline import check
 
     reports = []
     for spec in args.specs:
-        graph = check(spec, limits=limits_from(args))
+        graph = check_from(args, spec)
         if args.json:
             reports.append(report(graph))
         else:
@@ -50,9 +68,8 @@ def cmd_check(args) -> int:
 def cmd_build(args) -> int:
     from archc.emit.report import report, table
     from archc.outputs import write_all
-    from archc.pipeline import check
 
-    graph = check(args.spec, limits=limits_from(args))
+    graph = check_from(args)
     import torch
 
     from archc.emit.source import python_source
@@ -79,18 +96,16 @@ def cmd_build(args) -> int:
 
 def cmd_summary(args) -> int:
     from archc.emit.summary import summary_json, summary_text
-    from archc.pipeline import check
 
-    graph = check(args.spec, limits=limits_from(args))
+    graph = check_from(args)
     print(json.dumps(summary_json(graph, args.depth), indent=1) if args.json else summary_text(graph, args.depth))
     return 0
 
 
 def cmd_explain(args) -> int:
     from archc.explain import explain_text
-    from archc.pipeline import check
 
-    print(explain_text(check(args.spec, limits=limits_from(args)), args.layer))
+    print(explain_text(check_from(args), args.layer))
     return 0
 
 
@@ -108,10 +123,9 @@ def cmd_schema(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from archc.pipeline import check
     from archc.run import run
 
-    print(run(check(args.spec, limits=limits_from(args)), args.input, args.seed))
+    print(run(args.spec, args.input_file, args.seed, limits_from(args)))
     return 0
 
 
@@ -181,9 +195,10 @@ def parser() -> argparse.ArgumentParser:
                                    "input shape or a batch of them: a nested list in YAML/JSON (optionally under "
                                    "an 'input:' key) or a NumPy .npy file.")
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    r.add_argument("--input", required=True, metavar="FILE", help="the input tensor")
+    r.add_argument("--input", dest="input_file", required=True, metavar="FILE",
+                   help="the input tensor (.yaml, .json or .npy); it also binds named sizes of the spec's input")
     r.add_argument("--seed", type=int, default=0, help="seed for randomly initialised parameters (default 0)")
-    add_limit_options(r)
+    add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)
 
     sc = sub.add_parser("schema", help="write the JSON Schema of spec files (for editor completion)",

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "bad-dim": "a dim argument out of range or naming the batch",
     "merge-mismatch": "tensors merged by add/mul/concat whose shapes do not fit together",
     "unknown-source": "'from:' names no earlier layer of the same list",
+    "needs-concrete-size": "a layer that needs concrete sizes (flatten, some ceil_mode pools) on a symbolic input",
     # resources
     "too-deep": "layers nest deeper than the limit (--max-depth)",
     "too-many-nodes": "the spec expands to more layers than the limit (--max-nodes)",

@@ -112,6 +112,11 @@ class Graph:
     root: Seq
     file: str
     source_loc: dict = field(default_factory=dict)
+    constraints: Any = None  # symbolic.Constraints when the input has named sizes
+
+    @property
+    def symbolic(self) -> bool:
+        return self.constraints is not None
 
     def nodes(self) -> Iterator[Node]:
         return self.root.walk()

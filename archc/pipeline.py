@@ -15,7 +15,9 @@ def load(source: str | Path, *, text: str | bytes | None = None) -> Spec:
     return load_spec(source, text=text)
 
 
-def check(source: str | Path | Spec, *, text: str | bytes | None = None, limits: Limits = Limits()) -> Graph:
-    """Load, expand and infer a spec: every node's shape, params and MACs (no torch)."""
+def check(source: str | Path | Spec, *, text: str | bytes | None = None, limits: Limits = Limits(),
+          input_shape: tuple | None = None) -> Graph:
+    """Load, expand and infer a spec: every node's shape, params and MACs (no torch).
+    `input_shape` replaces the spec's input (e.g. binds `input: [3, H, W]` to (3, 96, 96))."""
     spec = source if isinstance(source, Spec) else load_spec(source, text=text)
-    return infer(expand(spec, limits), limits)
+    return infer(expand(spec, limits, input_shape), limits)

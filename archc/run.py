@@ -20,8 +20,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_input(path: str | Path, graph: Graph):
-    """The input file as a float32 batch tensor matching the spec's input shape."""
+def read_tensor(path: str | Path):
+    """An input file (.npy, or a nested list in YAML/JSON, optionally under 'input:') as float32."""
     import torch
 
     from archc.layers.init import InitError, literal_shape
@@ -45,6 +45,11 @@ def load_input(path: str | Path, graph: Graph):
             raise ArchcError("bad-input", f"the input is not a tensor: {exc.message}", Loc(str(path), 1, 1),
                              expected="a nested list of numbers", found=exc.found) from None
         tensor = torch.tensor(data, dtype=torch.float32)
+    return tensor
+
+
+def as_batch(tensor, graph: Graph, path: str | Path):
+    """The tensor as a batch for this network: one sample gains a batch dim; a batch stays."""
     shape = tuple(tensor.shape)
     if shape == graph.input_shape:
         return tensor.unsqueeze(0)
@@ -85,13 +90,24 @@ def format_tensor(t) -> str:
     return "\n".join(blocks)
 
 
-def run(graph: Graph, input_path: str | Path, seed: int = 0) -> str:
-    """Build the network (random parameters seeded, so runs repeat), run it in eval mode."""
+def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) -> str:
+    """Build the network (random parameters seeded, so runs repeat) and run it in eval mode
+    on the input file; a spec with named sizes (input: [1, H, W]) takes the file's sizes."""
     import torch
 
     from archc.emit.torch_module import build_module
+    from archc.passes.limits import Limits
+    from archc.pipeline import check
 
-    x = load_input(input_path, graph)
+    limits = limits or Limits()
+    tensor = read_tensor(input_path)
+    graph = check(spec, limits=limits)
+    rank = len(graph.input_shape)
+    if graph.symbolic and tensor.dim() in (rank, rank + 1):
+        sample = tuple(tensor.shape) if tensor.dim() == rank else tuple(tensor.shape[1:])
+        if sample[0] == graph.input_shape[0]:
+            graph = check(spec, limits=limits, input_shape=sample)
+    x = as_batch(tensor, graph, input_path)
     torch.manual_seed(seed)
     model = build_module(graph).eval()
     with torch.no_grad():

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archc.symbolic import UNKNOWN, is_symbolic, require_at_least
+
 
 @dataclass
 class ShapeError(Exception):
@@ -27,7 +29,7 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilati
     """ATen's convolution output size: ⌊(n + p − d·(k − 1) − 1) / s⌋ + 1, p the total padding."""
     effective = dilation * (kernel - 1) + 1
     padded = size + pad_total
-    if padded < effective:
+    if not require_at_least(padded, effective, f"a {effective}-wide kernel fits"):
         raise ShapeError(
             "kernel-too-large",
             "the kernel is larger than the padded input",
@@ -62,10 +64,17 @@ def pool_output_size(
         )
     numerator = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
     out = numerator // stride + 1  # floor division rounds towards −∞, as ATen's div_rtn
-    if ceil_mode and (out - 1) * stride >= size + pad:
+    effective = dilation * (kernel - 1) + 1
+    if ceil_mode and is_symbolic(out):
+        # The correction below can only apply when padding + stride > the effective kernel
+        # ((out − 1)·s ≤ n + 2p − k + s − 1); otherwise the symbolic formula is exact.
+        if pad + stride > effective:
+            raise ShapeError("needs-concrete-size", "ceil_mode here depends on the exact input size",
+                             expected="a concrete input size (--input)", found=f"symbolic size {size}",
+                             hint="with padding + stride > kernel, ceil_mode's last-window rule is not a single formula")
+    elif ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
-    if out < 1:
-        effective = dilation * (kernel - 1) + 1
+    if not require_at_least(out, 1, "the pooling output is at least 1"):
         raise ShapeError(
             "output-too-small",
             "pooling gives an output size below 1",
@@ -93,13 +102,21 @@ def flatten_shape(shape: tuple[int, ...], start_dim: int, end_dim: int) -> tuple
     full = (None, *shape)
     merged = 1
     for size in full[start : end + 1]:
+        if is_symbolic(size):
+            raise ShapeError("needs-concrete-size", "flattening a symbolic size needs a concrete input size",
+                             expected="concrete sizes (give --input, e.g. --input 1x28x28)",
+                             found=" × ".join(str(s) for s in full[start:end + 1]),
+                             hint="a global pool before flatten (adaptive_avg_pool2d: {output_size: 1}) makes it size-free")
         merged *= size
     return tuple(full[1:start]) + (merged,) + tuple(full[end + 1 :])
 
 
 def product(values) -> int:
+    """The product of sizes; UNKNOWN (prints as '—') when one of them is symbolic."""
     out = 1
     for v in values:
+        if is_symbolic(v):
+            return UNKNOWN
         out *= v
     return out
 
@@ -125,6 +142,8 @@ def window_formula(size: int, kernel: int, stride: int, pad_total: int, dilation
         value = pool_output_size(size, kernel, stride, pad_total // 2 if pad_left is None else pad_left, dilation, ceil_mode)
     else:
         value = conv_output_size(size, kernel, stride, pad_total, dilation)
+    if is_symbolic(size):
+        return f"{text} = {value}", value
     plain = -(-(size - effective + pad_total + stride) // stride) if ceil_mode else (size - effective + pad_total + stride) // stride
     if value != plain:
         text += f" − 1 (the last window would start in the padding) = {plain} − 1"

@@ -10,7 +10,6 @@ from archc.errors import ArchcError
 def cmd_render(args) -> int:
     from archc.emit.diagram import EXTENSIONS, render_bytes
     from archc.outputs import write_all
-    from archc.pipeline import check
 
     fmt = args.format
     if fmt is None:
@@ -19,9 +18,9 @@ def cmd_render(args) -> int:
             raise ArchcError("unknown-format", f"cannot tell the format from '{args.output}'",
                              expected="an extension among " + ", ".join(sorted(EXTENSIONS)) + ", or --format",
                              found=Path(args.output).suffix or "no extension")
-    from archc.cli import limits_from
+    from archc.cli import check_from
 
-    graph = check(args.spec, limits=limits_from(args))
+    graph = check_from(args)
     data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
                         repeats=not args.no_repeats, show_paths=args.paths)
     if args.output == "-":

@@ -19,16 +19,38 @@ def _rows(node: Node, depth: int):
         yield from _rows(child, depth + 1)
 
 
+def _json(value):
+    """Sizes and counts for JSON: ints stay ints, symbolic sizes become their formula, unknown counts null."""
+    from archc.symbolic import Unknown, is_symbolic
+
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if is_symbolic(value):
+        return str(value)
+    return None if isinstance(value, Unknown) else value
+
+
+def constraint_lines(graph: Graph) -> list[str]:
+    """What a symbolic network needs of its input sizes, in plain words and in full."""
+    if not graph.symbolic:
+        return []
+    variables = [s.var for s in graph.input_shape if hasattr(s, "var")]
+    lines = ["valid input sizes: " + "; ".join(graph.constraints.describe(variables))]
+    lines += [f"  needs {c}" for c in dict.fromkeys(str(c) for c in graph.constraints.items)]
+    return lines
+
+
 def report(graph: Graph) -> dict:
     """Every node's path, kind, output shape, params and MACs, and the totals."""
     return {
         "archc": 1,
         "name": graph.name,
         "file": graph.file,
-        "input": list(graph.input_shape),
-        "output": list(graph.root.out_shape),
+        "input": _json(graph.input_shape),
+        "output": _json(graph.root.out_shape),
         "params": graph.root.params,
-        "macs": graph.root.macs,
+        "macs": _json(graph.root.macs),
+        "constraints": [str(c) for c in graph.constraints.items] if graph.symbolic else [],
         "nodes": [
             {
                 "path": node.path,
@@ -36,9 +58,9 @@ def report(graph: Graph) -> dict:
                 "label": label(node),
                 "depth": depth,
                 "leaf": isinstance(node, Layer),
-                "output": list(node.out_shape),
+                "output": _json(node.out_shape),
                 "params": node.params,
-                "macs": node.macs,
+                "macs": _json(node.macs),
             }
             for node, depth in _rows(graph.root, 0)
         ],
@@ -59,5 +81,6 @@ def table(graph: Graph, max_depth: int | None = None) -> str:
         if i == 0:
             lines.append("  ".join("─" * w for w in widths))
     root = graph.root
-    lines.append(f"total: {root.params:,} parameters, {root.macs:,} MACs, output {format_shape(root.out_shape)}")
-    return "\n".join(lines)
+    macs = f"{root.macs:,} MACs" if not graph.symbolic else "MACs depend on the input size"
+    lines.append(f"total: {root.params:,} parameters, {macs}, output {format_shape(root.out_shape)}")
+    return "\n".join(lines + constraint_lines(graph))

@@ -9,6 +9,7 @@ from torch import nn
 from archc import runtime
 from archc.emit.plan import ModulePlan, network_plan
 from archc.graph import Graph
+from archc.shapes import format_shape
 
 # Block classes are created once per name so that instances of one block share a class.
 _classes: dict[tuple[str, type], type] = {}
@@ -49,6 +50,13 @@ def instantiate(p: ModulePlan) -> nn.Module:
 
 def build_module(graph: Graph, device=None, dtype=None) -> nn.Module:
     """The network as an nn.Module tree named after the spec, on `device` in `dtype`."""
+    if graph.symbolic:
+        from archc.errors import ArchcError
+
+        names = ", ".join(str(s) for s in graph.input_shape if not isinstance(s, int))
+        raise ArchcError("needs-concrete-size", f"the input has symbolic sizes ({names}); a module needs concrete ones",
+                         graph.root.loc, expected="a concrete input", found=f"input {format_shape(graph.input_shape)}",
+                         hint="give --input, e.g. --input " + "x".join(str(s) if isinstance(s, int) else "224" for s in graph.input_shape))
     module = instantiate(network_plan(graph))
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)

@@ -8,6 +8,7 @@ from archc.layers.base import (
     compact, expect_rank, explain_windows, per_dim, plain, spatial_rank,
 )
 from archc.shapes import ShapeError, conv_output_size, format_shape, product, same_padding
+from archc.symbolic import require_at_least
 
 
 class ConvArgs(Args):
@@ -55,10 +56,10 @@ class Conv(Kind):
                                  expected=f"{what} divisible by groups={a.groups}", found=f"{what} = {count}")
         if a.padding_mode != "zeros":
             for size, (lo, hi) in zip(spatial, pads):
-                limit = size if a.padding_mode == "circular" else size - 1
-                if max(lo, hi) > limit and a.padding_mode != "replicate":
+                need = max(lo, hi) + (0 if a.padding_mode == "circular" else 1)
+                if a.padding_mode != "replicate" and not require_at_least(size, need, f"{a.padding_mode} padding fits"):
                     raise ShapeError("padding-too-large", f"{a.padding_mode} padding must be smaller than the input",
-                                     expected=f"padding ≤ {limit}", found=f"padding {max(lo, hi)} on size {size}")
+                                     expected=f"input size ≥ {need}", found=f"padding {max(lo, hi)} on size {size}")
         out = tuple(
             conv_output_size(n, k, s, lo + hi, d)
             for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, pads, dilation)

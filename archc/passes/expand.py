@@ -22,6 +22,7 @@ from archc.spec.expr import Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
 from archc.spec.model import IDENTIFIER, PARAM_TYPES
 from archc.spec.yaml_source import YList, YMap, key_loc, value_loc
+from archc.symbolic import SymSize
 
 import re
 
@@ -98,9 +99,12 @@ class _Abort(Exception):
 
 
 class Expander:
-    def __init__(self, spec: Spec, limits: Limits, sink: ErrorSink):
+    def __init__(self, spec: Spec, limits: Limits, sink: ErrorSink, input_shape: tuple | None = None):
         self.spec, self.limits, self.sink = spec, limits, sink
         self.node_count = 0
+        given = input_shape if input_shape is not None else spec.doc.input
+        # named sizes (input: [3, H, W]) become symbolic sizes
+        self.input_shape = tuple(SymSize(v) if isinstance(v, str) else v for v in given)
 
     # -- errors ---------------------------------------------------------------------------
     def error(self, code: str, message: str, loc: Loc | None, scope: Scope, **kw) -> ArchcError:
@@ -119,7 +123,7 @@ class Expander:
         root.items = self.layer_list(raw["layers"], value_loc(raw, "layers", raw.loc), Scope({}), "layers")
         self.name_children(root.items, Scope({}))
         assign_paths(root, "")
-        return Graph(doc.name, doc.description, tuple(doc.input), root, self.spec.file)
+        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file)
 
     # -- lists ----------------------------------------------------------------------------
     def layer_list(self, items: Any, loc: Loc | None, scope: Scope, what: str) -> list[Node]:
@@ -496,12 +500,13 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def expand(spec: Spec, limits: Limits = Limits()) -> Graph:
-    """Expand a loaded spec into a named graph; raises every independent error at once."""
+def expand(spec: Spec, limits: Limits = Limits(), input_shape: tuple | None = None) -> Graph:
+    """Expand a loaded spec into a named graph; raises every independent error at once.
+    `input_shape` replaces the spec's input (binding named sizes, or trying another size)."""
     sink = ErrorSink()
     graph = None
     try:
-        graph = Expander(spec, limits, sink).run()
+        graph = Expander(spec, limits, sink, input_shape).run()
     except _Abort:
         pass
     sink.raise_if_any()

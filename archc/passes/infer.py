@@ -14,6 +14,7 @@ from archc.passes.expand import validate_args
 from archc.passes.limits import Limits
 from archc.shapes import ShapeError, format_shape, product
 from archc.spec.expr import Deferred, ExprError, InShape
+from archc.symbolic import Constraints, NeedsConcrete, collecting, is_symbolic, require_equal, stop_collecting
 
 
 class _Stop(Exception):
@@ -49,6 +50,9 @@ class Inferrer:
             node.args = self.resolve_args(node, shape)
         try:
             result = KINDS[node.kind].infer(node.kind, node.args, shape)
+        except NeedsConcrete as exc:
+            self.fail(node, "needs-concrete-size", f"{node.kind} needs concrete sizes here",
+                      expected="a concrete input size (give --input, e.g. --input 3x224x224)", found=str(exc))
         except ShapeError as exc:
             self.fail(node, exc.code, exc.message, expected=exc.expected,
                       found=exc.found if format_shape(shape) in exc.found else f"{exc.found} (input {format_shape(shape)})",
@@ -104,17 +108,20 @@ class Inferrer:
     def merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]]) -> tuple[int, ...]:
         shapes = [s for _, s in named]
         listing = ", ".join(f"{n}: {format_shape(s)}" for n, s in named)
+        first = shapes[0]
         if merge == "concat":
-            if len({len(s) for s in shapes}) != 1 or len({s[1:] for s in shapes}) != 1:
+            if len({len(s) for s in shapes}) != 1 or not all(
+                    require_equal(a, b, f"{merge} in {node.path or 'network'}") for s in shapes[1:] for a, b in zip(first[1:], s[1:])):
                 self.fail(node, "merge-mismatch", "concatenated inputs must agree on every dim but channels",
                           expected="equal sizes after the channel dim", found=listing)
-            return (sum(s[0] for s in shapes), *shapes[0][1:])
-        if len(set(shapes)) != 1:
+            return (sum(s[0] for s in shapes), *first[1:])
+        if len({len(s) for s in shapes}) != 1 or not all(
+                require_equal(a, b, f"{merge} in {node.path or 'network'}") for s in shapes[1:] for a, b in zip(first, s)):
             self.fail(node, "merge-mismatch", f"'{merge}' needs inputs of equal shape",
                       expected="the same shape everywhere", found=listing,
                       hint="give the shortcut a 1×1 convolution with the body's stride and channels"
                       if isinstance(node, Residual) else "")
-        return shapes[0]
+        return first
 
     def infer_residual(self, node: Residual, shape):
         out = shape
@@ -158,6 +165,16 @@ def infer(graph: Graph, limits: Limits = Limits()) -> Graph:
     """Fill in shapes, params and MACs on every node; raises located errors."""
     sink = ErrorSink()
     inferrer = Inferrer(limits, sink)
+    if any(is_symbolic(s) for s in graph.input_shape):
+        graph.constraints = Constraints()
+    token = collecting(graph.constraints)
+    try:
+        return _infer(graph, limits, sink, inferrer)
+    finally:
+        stop_collecting(token)
+
+
+def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) -> Graph:
     elements = product(graph.input_shape)
     if elements > limits.max_elements:
         raise ArchcError("too-large", "the input is too large", graph.root.loc,

@@ -39,13 +39,21 @@ class SpecDoc(BaseModel):
     archc: Literal[1] = Field(description="format version")
     name: Identifier = Field(description="the network's name; its module class is named after it")
     description: str = ""
-    input: Annotated[list[Annotated[int, Strict(), Field(gt=0)]], Field(min_length=1, max_length=4)] = Field(
-        description="input shape without the batch: (channels, *spatial) or (features,)"
+    input: Annotated[list[Annotated[int, Strict(), Field(gt=0)] | Identifier], Field(min_length=1, max_length=4)] = Field(
+        description="input shape without the batch: (channels, *spatial) or (features,); "
+                    "spatial sizes may be names (H, W) for symbolic shapes"
     )
     imports: list[str] = Field(default=[], description="block files (relative paths) or 'std', 'std/<family>'")
     defaults: dict[str, dict[str, Any]] = Field(default={}, description="per-kind default arguments")
     blocks: dict[Identifier, BlockDef] = {}
     layers: SkipValidation[Any]
+
+    @field_validator("input")
+    @classmethod
+    def _channels_are_concrete(cls, shape: list) -> list:
+        if isinstance(shape[0], str):
+            raise ValueError("the channel count (first entry) must be a number; only spatial sizes may be names")
+        return shape
 
 
 class BlockFileDoc(BaseModel):

@@ -1,0 +1,124 @@
+"""Symbolic sizes: exact formulas in H and W, and constraints that are exactly the sizes that work."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+import archc
+from archc.cli import main
+from archc.symbolic import SymSize, evaluate
+from conftest import SPECS, check_layers
+
+# specs whose every layer can stay symbolic (they pool globally before flattening)
+SIZE_FREE = ["d2l/nin", "d2l/googlenet", "d2l/resnet18", "d2l/densenet", "torchvision/resnet18",
+             "torchvision/googlenet", "torchvision/densenet121", "torchvision/alexnet", "torchvision/vgg16"]
+
+
+def _symbolic(name: str) -> archc.Graph:
+    channels = archc.check(SPECS / f"{name}.yaml").input_shape[0]
+    return archc.check(SPECS / f"{name}.yaml", input_shape=(channels, "H", "W"))
+
+
+def _concrete(name: str, channels: int, h: int, w: int):
+    try:
+        return archc.check(SPECS / f"{name}.yaml", input_shape=(channels, h, w))
+    except (archc.ArchcError, archc.ArchcErrors):
+        return None
+
+
+@pytest.mark.parametrize("name", SIZE_FREE)
+def test_constraints_are_exactly_the_sizes_that_work_and_formulas_are_exact(name):
+    graph = _symbolic(name)
+    channels = graph.input_shape[0]
+    rng = random.Random(name)
+    sizes = [(h, w) for h in range(1, 80, 3) for w in (h, rng.randint(1, 120))] + [(rng.randint(1, 400),) * 2 for _ in range(20)]
+    works = 0
+    for h, w in sizes:
+        env = {"H": h, "W": w}
+        concrete = _concrete(name, channels, h, w)
+        assert graph.constraints.holds(env) == (concrete is not None), (h, w)
+        if concrete is None:
+            continue
+        works += 1
+        for sym_node, node in zip(graph.nodes(), concrete.nodes()):
+            assert tuple(evaluate(s, env) for s in sym_node.out_shape) == node.out_shape, (node.path, h, w)
+    assert works > 5
+
+
+def test_formulas_equal_what_torch_produces():
+    graph = _symbolic("d2l/resnet18")
+    for h, w in [(33, 47), (96, 96), (64, 101)]:
+        model = archc.build(archc.check(SPECS / "d2l" / "resnet18.yaml", input_shape=(1, h, w))).eval()
+        seen = {}
+        for path, module in model.named_modules():
+            module.register_forward_hook(lambda m, i, o, path=path: seen.__setitem__(path, tuple(o.shape[1:])))
+        with torch.no_grad():
+            model(torch.zeros(1, 1, h, w))
+        for node in graph.nodes():
+            assert tuple(evaluate(s, {"H": h, "W": w}) for s in node.out_shape) == seen[node.path]
+
+
+def test_formula_keeps_floor_semantics():
+    graph = check_layers([{"conv2d": {"out_channels": 96, "kernel_size": 11, "stride": 4, "padding": 1}},
+                          {"max_pool2d": {"kernel_size": 3, "stride": 2}}], (1, "H", "H"))
+    assert [str(s) for s in graph.root.items[0].out_shape[1:]] == ["⌊(H − 5)/4⌋"] * 2
+    assert str(graph.root.items[1].out_shape[1]) == "⌊(H − 9)/8⌋"
+    assert graph.constraints.describe(["H"]) == ["H ≥ 17"]
+
+
+def test_branches_that_must_agree_constrain_the_size():
+    graph = check_layers([{"parallel": {"branches": {
+        "a": [{"max_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1}}],
+        "b": [{"max_pool2d": {"kernel_size": 2, "stride": 2}}]}}}], (4, "H", "W"))
+    assert graph.constraints.describe(["H", "W"]) == ["H ≥ 2 and H mod 2 ∈ {0}", "W ≥ 2 and W mod 2 ∈ {0}"]
+    for h in range(1, 40):
+        works = True
+        try:
+            check_layers([{"parallel": {"branches": {
+                "a": [{"max_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1}}],
+                "b": [{"max_pool2d": {"kernel_size": 2, "stride": 2}}]}}}], (4, h, 8))
+        except archc.ArchcError:
+            works = False
+        assert works == graph.constraints.holds({"H": h, "W": 8})
+
+
+def test_flatten_of_a_symbolic_size_says_it_needs_a_concrete_size():
+    with pytest.raises(archc.ArchcError) as info:
+        archc.check(SPECS / "d2l" / "lenet.yaml", input_shape=(1, "H", "W"))
+    err = info.value
+    assert err.code == "needs-concrete-size" and err.path == "layer 6 (flatten)"
+    assert "16 × ⌊(H − 8)/4⌋ × ⌊(W − 8)/4⌋" in err.found  # 28 → 28 → 14 → 10 → 5
+
+
+def test_cli_check_prints_formulas_and_constraints_and_input_binds(tmp_path, capsys):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("archc: 1\nname: net\ninput: [3, H, W]\nimports: [std]\nlayers:\n"
+                    "  - conv2d: {out_channels: 8, kernel_size: 7, stride: 2, padding: 3}\n"
+                    "  - residual_block: {channels: 16, use_1x1conv: true, stride: 2}\n"
+                    "  - adaptive_avg_pool2d: {output_size: 1}\n  - flatten\n  - linear: {out_features: 10}\n")
+    assert main(["check", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "⌊(H + 3)/4⌋" in out and "valid input sizes: H ≥ 1; W ≥ 1" in out
+    assert main(["check", str(spec), "--input", "3x96x96"]) == 0
+    assert "16×24×24" in capsys.readouterr().out
+    assert main(["build", str(spec), "-o", str(tmp_path / "out")]) == 1
+    assert "error[needs-concrete-size]" in capsys.readouterr().err
+    assert main(["build", str(spec), "-o", str(tmp_path / "out"), "--input", "3x64x64"]) == 0
+
+
+def test_run_binds_named_sizes_from_the_input_file(tmp_path, capsys):
+    spec = tmp_path / "pool.yaml"
+    spec.write_text("archc: 1\nname: pool\ninput: [1, H, W]\nlayers:\n  - max_pool2d: {kernel_size: 2, stride: 1}\n")
+    data = tmp_path / "x.json"
+    data.write_text("[[[0, 1, 2], [3, 4, 5], [6, 7, 8]]]")
+    assert main(["run", str(spec), "--input", str(data)]) == 0
+    assert capsys.readouterr().out.endswith("[4 5]\n  [7 8]\n")
+
+
+def test_symbolic_size_arithmetic_is_exact():
+    size = SymSize("H")
+    for h in range(1, 200):
+        assert ((size + 3) // 4 - 2 + 1).evaluate({"H": h}) == (h + 3) // 4 - 2 + 1
+        assert ((size - 7) // 2 // 3).evaluate({"H": h}) == ((h - 7) // 2) // 3
