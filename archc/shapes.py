@@ -104,7 +104,7 @@ def flatten_shape(shape: tuple[int, ...], start_dim: int, end_dim: int) -> tuple
     for size in full[start : end + 1]:
         if is_symbolic(size):
             raise ShapeError("needs-concrete-size", "flattening a symbolic size needs a concrete input size",
-                             expected="concrete sizes (give --input, e.g. --input 1x28x28)",
+                             expected="concrete sizes (give --input with numbers, e.g. --input 3x224x224)",
                              found=" × ".join(str(s) for s in full[start:end + 1]),
                              hint="a global pool before flatten (adaptive_avg_pool2d: {output_size: 1}) makes it size-free")
         merged *= size

@@ -120,6 +120,17 @@ class Constraints:
     def holds(self, env: dict[str, int]) -> bool:
         return all(c.holds(env) for c in self.items)
 
+    def binding(self) -> list:
+        """The constraints that decide the answer: per variable the tightest lower bound (when
+        above 1), and every equality between branches."""
+        out = []
+        for var in self.variables():
+            bounds = [c for c in self.items if isinstance(c, AtLeast) and c.size.var == var]
+            tightest = max(bounds, key=lambda c: c.smallest(), default=None)
+            if tightest is not None and tightest.smallest() > 1:
+                out.append(tightest)
+        return out + [c for c in self.items if isinstance(c, Equal)]
+
     def describe(self, variables: list[str]) -> list[str]:
         """Each variable's valid values in plain words: a lower bound, and a period where
         branches must agree (found exactly by scanning one whole period past the bound)."""

@@ -36,7 +36,7 @@ def constraint_lines(graph: Graph) -> list[str]:
         return []
     variables = [s.var for s in graph.input_shape if hasattr(s, "var")]
     lines = ["valid input sizes: " + "; ".join(graph.constraints.describe(variables))]
-    lines += [f"  needs {c}" for c in dict.fromkeys(str(c) for c in graph.constraints.items)]
+    lines += [f"  because {c}" for c in dict.fromkeys(str(c) for c in graph.constraints.binding())]
     return lines
 
 

@@ -1,0 +1,41 @@
+"""docs/tutorial.md: every command on the page prints exactly what the page shows."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from conftest import REPO
+
+
+def _tutorial():
+    spec = importlib.util.spec_from_file_location("tutorial", REPO / "scripts" / "tutorial.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TUTORIAL = _tutorial()
+COMMANDS = TUTORIAL.commands((REPO / "docs" / "tutorial.md").read_text())
+
+
+def test_tutorial_covers_the_lecture():
+    text = (REPO / "docs" / "tutorial.md").read_text()
+    for step in ["Cross-correlation", "Padding and stride", "Channels", "1×1 convolution", "Pooling",
+                 "LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "ResNet", "DenseNet"]:
+        assert f". {step}" in text or step in text.split("\n## ")[0] or f"## " in text and step in text, step
+    assert len(COMMANDS) >= 20
+
+
+@pytest.mark.parametrize("command,shown", COMMANDS, ids=[c for c, _ in COMMANDS])
+def test_tutorial_command_prints_what_the_page_shows(command, shown):
+    assert TUTORIAL.run_command(command) == shown
+
+
+def test_worked_examples_show_the_lecture_numbers():
+    outputs = dict(COMMANDS)
+    assert "[19 25]\n  [37 43]" in outputs["archc run specs/lecture/cross_correlation.yaml --input specs/lecture/inputs/3x3.json"]
+    assert "[4 5]\n  [7 8]" in outputs["archc run specs/lecture/max_pooling.yaml --input specs/lecture/inputs/3x3.json"]
+    assert "[ 56  72]\n  [104 120]" in outputs["archc run specs/lecture/multi_input_channels.yaml --input specs/lecture/inputs/2x3x3.json"]
+    edge = outputs["archc run specs/lecture/edge_detector.yaml --input specs/lecture/inputs/6x8_stripe.json"]
+    assert edge.count("[ 0  1  0  0  0 -1  0]") == 6
