@@ -109,6 +109,18 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_kinds(args) -> int:
+    from archc.emit.kinds_doc import kinds_text
+    from archc.errors import did_you_mean
+    from archc.layers import KINDS
+
+    if args.kind and args.kind not in KINDS:
+        raise ArchcError("unknown-kind", f"unknown layer kind '{args.kind}'", expected="a built-in kind",
+                         found=f"'{args.kind}'", hint=did_you_mean(args.kind, KINDS))
+    print(kinds_text(args.kind))
+    return 0
+
+
 def cmd_schema(args) -> int:
     from archc.emit.schema import spec_schema
     from archc.outputs import write_all
@@ -200,6 +212,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)
+
+    k = sub.add_parser("kinds", help="list the built-in layer kinds and their arguments",
+                       description="Every built-in layer kind with its arguments, types and defaults "
+                                   "(PyTorch's names; in_channels, in_features and num_features are inferred).")
+    k.add_argument("kind", nargs="?", help="show only this kind")
+    k.set_defaults(run=cmd_kinds)
 
     sc = sub.add_parser("schema", help="write the JSON Schema of spec files (for editor completion)",
                         description="The JSON Schema (draft 2020-12) of archc specs. Point your editor at it with "

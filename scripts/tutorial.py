@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Refresh the outputs in docs/tutorial.md: every ```console block's `$ archc …` command is
-run from the repository root and its output written under it.
+"""Refresh the outputs in docs/tutorial.md and docs/spec-language.md: every ```console
+block's `$ archc …` command is run from the repository root and its output written under it.
 
     python scripts/tutorial.py
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-PAGE = REPO / "docs" / "tutorial.md"
+PAGES = [REPO / "docs" / "tutorial.md", REPO / "docs" / "spec-language.md"]
 BLOCK = re.compile(r"```console\n\$ (?P<command>[^\n]+)\n(?P<output>.*?)```", re.S)
 
 
@@ -49,5 +49,6 @@ def commands(text: str) -> list[tuple[str, str]]:
 
 
 if __name__ == "__main__":
-    PAGE.write_text(refreshed(PAGE.read_text()))
-    print(f"refreshed {len(commands(PAGE.read_text()))} commands in docs/tutorial.md")
+    for page in PAGES:
+        page.write_text(refreshed(page.read_text()))
+        print(f"refreshed {len(commands(page.read_text()))} commands in {page.relative_to(REPO)}")

@@ -17,13 +17,14 @@ def _tutorial():
 
 TUTORIAL = _tutorial()
 COMMANDS = TUTORIAL.commands((REPO / "docs" / "tutorial.md").read_text())
+REFERENCE_COMMANDS = TUTORIAL.commands((REPO / "docs" / "spec-language.md").read_text())
 
 
 def test_tutorial_covers_the_lecture():
-    text = (REPO / "docs" / "tutorial.md").read_text()
-    for step in ["Cross-correlation", "Padding and stride", "Channels", "1×1 convolution", "Pooling",
-                 "LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "ResNet", "DenseNet"]:
-        assert f". {step}" in text or step in text.split("\n## ")[0] or f"## " in text and step in text, step
+    headings = [line for line in (REPO / "docs" / "tutorial.md").read_text().splitlines() if line.startswith("## ")]
+    steps = ["Cross-correlation", "Padding and stride", "Channels", "1×1 convolution", "Pooling",
+             "LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "ResNet", "DenseNet"]
+    assert [next(i for i, h in enumerate(headings) if step in h) for step in steps] == list(range(len(steps)))
     assert len(COMMANDS) >= 20
 
 
@@ -39,3 +40,15 @@ def test_worked_examples_show_the_lecture_numbers():
     assert "[ 56  72]\n  [104 120]" in outputs["archc run specs/lecture/multi_input_channels.yaml --input specs/lecture/inputs/2x3x3.json"]
     edge = outputs["archc run specs/lecture/edge_detector.yaml --input specs/lecture/inputs/6x8_stripe.json"]
     assert edge.count("[ 0  1  0  0  0 -1  0]") == 6
+
+
+@pytest.mark.parametrize("command,shown", REFERENCE_COMMANDS, ids=[c for c, _ in REFERENCE_COMMANDS])
+def test_spec_language_reference_is_current(command, shown):
+    assert TUTORIAL.run_command(command) == shown
+
+
+def test_kinds_reference_lists_every_kind():
+    from archc.layers import KINDS
+
+    listed = "".join(shown for _, shown in REFERENCE_COMMANDS)
+    assert all(kind in listed for kind in KINDS)
