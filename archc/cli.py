@@ -34,6 +34,11 @@ def limits_from(args) -> Limits:
                   max_depth=args.max_depth, max_nodes=args.max_nodes)
 
 
+def add_depth_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--depth", type=int, default=None, metavar="N",
+                        help="show nodes nested at most N deep (0: the top level only)")
+
+
 def add_limit_options(parser: argparse.ArgumentParser, input_shape: bool = True) -> None:
     if input_shape:
         parser.add_argument("--input", dest="input_shape", type=parse_input, default=None, metavar="CxHxW",
@@ -170,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
                                    "shape, parameters and MACs, or the errors, with file:line:col.")
     c.add_argument("specs", nargs="+", metavar="SPEC", help="YAML spec file(s)")
     c.add_argument("--json", action="store_true", help="print a machine-readable report")
-    c.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
+    add_depth_option(c)
     add_limit_options(c)
     c.set_defaults(run=cmd_check)
 
@@ -181,14 +186,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder (default: build/)")
     b.add_argument("--device", default=None, help="device to build on, e.g. cpu or cuda (default: cpu)")
     b.add_argument("--no-verify", action="store_true", help="skip the forward pass on zeros")
-    b.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep")
+    add_depth_option(b)
     add_limit_options(b)
     b.set_defaults(run=cmd_build)
     s = sub.add_parser("summary", help="hierarchical table: shapes, params, MACs, shares, memory (no torch)",
                        description="Blocks and layers with output shape, parameters, MACs, share of parameters and "
                                    "trainability; totals with parameter and activation memory per sample.")
     s.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    s.add_argument("--depth", type=int, default=None, metavar="N", help="show nodes nested at most N deep (0: top level)")
+    add_depth_option(s)
     s.add_argument("--json", action="store_true", help="machine-readable rows and totals")
     add_limit_options(s)
     s.set_defaults(run=cmd_summary)

@@ -14,6 +14,16 @@ REFERENCE = REPO.parent / "shared" / "reference"
 SPECS = REPO / "specs"
 
 
+def load_script(name: str):
+    """A module from scripts/ (the documentation generators the tests check against)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def reference(name: str) -> dict:
     path = REFERENCE / name
     if not path.exists():

@@ -1,7 +1,6 @@
 """Diagrams: content read back from the SVG, depth collapse, ×N runs, Mermaid, the gallery."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import archc
 from archc.cli import main
 from archc.emit.diagram import render_bytes, source_hash, to_dot, to_mermaid
 from archc.emit.diagram_model import diagram
-from conftest import REPO, SPECS, check_layers
+from conftest import REPO, SPECS, check_layers, load_script
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -169,13 +168,6 @@ def test_unknown_extension_is_a_clear_error(tmp_path, capsys):
     assert "error[unknown-format]" in capsys.readouterr().err
 
 
-def _gallery_module():
-    spec = importlib.util.spec_from_file_location("gallery", REPO / "scripts" / "gallery.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet"])
 def test_committed_gallery_diagram_is_current(name, monkeypatch):
     monkeypatch.chdir(REPO)
@@ -186,4 +178,4 @@ def test_committed_gallery_diagram_is_current(name, monkeypatch):
 
 
 def test_committed_gallery_page_is_current():
-    assert (REPO / "docs" / "gallery.md").read_text() == _gallery_module().page()
+    assert (REPO / "docs" / "gallery.md").read_text() == load_script("gallery").page()

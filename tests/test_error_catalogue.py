@@ -2,23 +2,15 @@
 example that produces it (with a location), and the page shows today's exact messages."""
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
 
 from archc.errors import CODES
-from conftest import REPO
+from conftest import REPO, load_script
 
 
-def _catalogue():
-    spec = importlib.util.spec_from_file_location("errors_doc", REPO / "scripts" / "errors_doc.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CATALOGUE = _catalogue()
+CATALOGUE = load_script("errors_doc")
 # errors about a whole file or the command line rather than a place in the YAML
 WITHOUT_POSITION = {"unknown-format", "graphviz-missing", "unknown-layer"}
 

@@ -1,21 +1,12 @@
 """docs/tutorial.md: every command on the page prints exactly what the page shows."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_script
 
 
-def _tutorial():
-    spec = importlib.util.spec_from_file_location("tutorial", REPO / "scripts" / "tutorial.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TUTORIAL = _tutorial()
+TUTORIAL = load_script("tutorial")
 COMMANDS = TUTORIAL.commands((REPO / "docs" / "tutorial.md").read_text())
 REFERENCE_COMMANDS = TUTORIAL.commands((REPO / "docs" / "spec-language.md").read_text())
 

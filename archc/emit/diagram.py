@@ -71,6 +71,10 @@ def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
+# node shapes by role: merges are circles, collapsed blocks subroutine boxes, input/output stadiums
+_MERMAID_BRACKETS = {"merge": ("((", "))"), "block": ("[[", "]]"), "io": ("([", "])")}
+
+
 def to_mermaid(d: Diagram, rankdir: str = "TB") -> str:
     """A Mermaid flowchart (renders on GitHub; needs no graphviz)."""
     lines = [f"flowchart {'TD' if rankdir == 'TB' else rankdir}"]
@@ -78,13 +82,8 @@ def to_mermaid(d: Diagram, rankdir: str = "TB") -> str:
     def node_line(nid: str, indent: str) -> str:
         n = d.nodes[nid]
         text = _mermaid_text(n.title) + (f"<br/><small>{_mermaid_text(n.detail)}</small>" if n.detail else "")
-        if n.role == "merge":
-            return f'{indent}{nid}(("{text}"))'
-        if n.role == "block":
-            return f'{indent}{nid}[["{text}"]]'
-        if n.role == "io":
-            return f'{indent}{nid}(["{text}"])'
-        return f'{indent}{nid}["{text}"]'
+        left, right = _MERMAID_BRACKETS.get(n.role, ("[", "]"))
+        return f'{indent}{nid}{left}"{text}"{right}'
 
     def emit(cluster: DCluster, indent: str) -> None:
         for nid in cluster.nodes:

@@ -59,14 +59,12 @@ class _Printer:
                         for name, child in p.children.items())
         kids = f"OrderedDict([\n{items}{pad}])"
         o = p.options
-        if p.container == "Sequential":
+        if p.container in ("Sequential", "Dense"):
             return f"{cls}({kids})"
         if p.container == "Chain":
             return f"{cls}({kids}, wiring={o['wiring']!r})"
         if p.container == "Parallel":
             return f"{cls}({kids}, how={o['how']!r})"
-        if p.container == "Dense":
-            return f"{cls}({kids})"
         # Residual: split the children back into body, shortcut and after
         def subset(names):
             inner = "".join(f"{pad}    ({n!r}, {self.expr(p.children[n], indent + 1)}),\n" for n in names)

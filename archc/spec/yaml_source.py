@@ -144,13 +144,7 @@ def parse_yaml(data: bytes | str, file: str, max_nodes: int = MAX_NODES) -> Any:
         text = data
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.composer.ComposerError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ArchcError(
-            "yaml-syntax", f"{exc.problem}" + (f" ({exc.context})" if exc.context else ""),
-            Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1),
-        ) from None
-    except yaml.MarkedYAMLError as exc:
+    except yaml.MarkedYAMLError as exc:  # scanner, parser and composer errors, with a position
         mark = exc.problem_mark or exc.context_mark
         raise ArchcError(
             "yaml-syntax", f"{exc.problem or 'invalid YAML'}" + (f" ({exc.context})" if exc.context else ""),
