@@ -3,8 +3,9 @@
     import archc
     graph = archc.check("specs/d2l/alexnet.yaml")   # shapes, params, MACs (no torch)
     model = archc.build("specs/d2l/alexnet.yaml")   # an nn.Module named after the spec
+    svg = archc.render(graph, "svg")                # the diagram (no torch)
 
-`load` and `check` never import torch; `build` does.
+`load`, `check`, `render` and `source` never import torch; `build` does.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __version__ = "0.1.0"
-__all__ = ["ArchcError", "ArchcErrors", "Graph", "Limits", "Spec", "build", "check", "load", "source"]
+__all__ = ["ArchcError", "ArchcErrors", "Graph", "Limits", "Spec", "build", "check", "load", "render", "source"]
 
 
 def build(spec: str | Path | Spec | Graph, *, device=None, dtype=None, limits: Limits = Limits()) -> "nn.Module":
@@ -38,3 +39,14 @@ def source(spec: str | Path | Spec | Graph, *, limits: Limits = Limits()) -> str
 
     graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
     return python_source(graph)
+
+
+def render(spec: str | Path | Spec | Graph, fmt: str = "svg", *, depth: int | None = None, rankdir: str = "TB",
+           params: bool = False, repeats: bool = True, limits: Limits = Limits()) -> bytes:
+    """The architecture diagram as svg, png, pdf (these need graphviz's dot), dot or mermaid."""
+    from archc.emit.diagram import FORMATS, render_bytes
+
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
+    return render_bytes(graph, fmt, depth=depth, rankdir=rankdir, show_params=params, repeats=repeats)

@@ -77,6 +77,7 @@ CODES: dict[str, str] = {
     # output
     "unknown-layer": "a layer path on the command line that the network does not have",
     "bad-input": "an input file for 'archc run' that is not a tensor of the spec's input shape",
+    "device-unavailable": "a --device (or device=) this machine does not have",
     "unknown-format": "an output file whose format cannot be told from its extension",
     "graphviz-missing": "svg/png/pdf requested but graphviz's dot is not installed",
     "graphviz-failed": "graphviz's dot failed on the diagram",

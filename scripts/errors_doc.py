@@ -94,6 +94,7 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "bad-input": ({"spec.yaml": H + "layers: [relu]\n", "x.json": "[[1, 2], [3, 4]]\n"}, ["run", "spec.yaml", "--input", "x.json"]),
     "unknown-layer": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, name: stem}\n"},
                       ["explain", "spec.yaml", "stme"]),
+    "device-unavailable": ({"spec.yaml": H + "layers: [relu]\n"}, ["build", "spec.yaml", "--device", "cuda:99"]),
     "unknown-format": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.jpeg"]),
     "graphviz-missing": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.svg", "#nodot"]),
     "graphviz-failed": None,

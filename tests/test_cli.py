@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import archc
 from archc.cli import main
 from conftest import REPO, reference
 
@@ -89,3 +90,58 @@ def test_debug_shows_the_traceback(tmp_path):
     bad.write_text("archc: 1\nname: t\ninput: [1]\nlayers: [rleu]\n")
     with pytest.raises(Exception):
         main(["--debug", "check", str(bad)])
+
+
+def test_relative_block_files_import_other_files(tmp_path):
+    (tmp_path / "blocks").mkdir()
+    (tmp_path / "blocks" / "stem.yaml").write_text(
+        "archc: 1\nimports: [more.yaml, std/vgg]\nblocks:\n  stem:\n    params: {c: int}\n"
+        "    layers: [conv2d: {out_channels: $c, kernel_size: 3, padding: 1}, act]\n")
+    (tmp_path / "blocks" / "more.yaml").write_text("archc: 1\nblocks:\n  act: {layers: [relu]}\n")
+    spec = tmp_path / "net.yaml"
+    spec.write_text("archc: 1\nname: net\ninput: [3, 8, 8]\nimports: [blocks/stem.yaml]\n"
+                    "layers:\n  - stem: {c: 4}\n  - vgg_block: {num_convs: 1, channels: 4}\n")
+    graph = archc.check(spec)
+    assert [n.kind for n in graph.root.items] == ["stem", "vgg_block"]
+    assert graph.root.out_shape == (4, 4, 4)
+
+
+def test_huge_channel_count_fails_before_allocating(tmp_path):
+    import time
+    import tracemalloc
+
+    text = "archc: 1\nname: huge\ninput: [3, 224, 224]\nlayers:\n  - conv2d: {out_channels: 10000000, kernel_size: 3}\n"
+    start = time.perf_counter()
+    with pytest.raises(archc.ArchcError) as info:
+        archc.check("huge.yaml", text=text)
+    assert time.perf_counter() - start < 1.0
+    assert info.value.code == "too-large"
+    tracemalloc.start()
+    with pytest.raises(archc.ArchcError):
+        archc.build(archc.load("huge.yaml", text=text))
+    assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
+    tracemalloc.stop()
+
+
+def test_a_failed_write_leaves_no_partial_files(tmp_path):
+    from archc.outputs import write_all
+
+    (tmp_path / "old.json").write_text("earlier output")
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where a folder is needed")
+    with pytest.raises(OSError):
+        write_all({tmp_path / "old.json": b"new", blocker / "x.py": b"never"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "old.json"]
+    assert (tmp_path / "old.json").read_text() == "earlier output"
+
+
+def test_render_api_returns_the_diagram():
+    graph = archc.check(REPO / "specs" / "d2l" / "lenet.yaml")
+    assert archc.render(graph, "dot").startswith(b"digraph lenet")
+    assert archc.render(graph, "mermaid").startswith(b"flowchart TD")
+    assert archc.render(graph).startswith(b"<?xml")
+
+
+def test_unavailable_device_is_a_clean_error(capsys):
+    assert main(["build", LENET, "--device", "cuda:99"]) == 1
+    assert "error[device-unavailable]" in capsys.readouterr().err

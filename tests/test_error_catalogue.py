@@ -12,7 +12,7 @@ from conftest import REPO, load_script
 
 CATALOGUE = load_script("errors_doc")
 # errors about a whole file or the command line rather than a place in the YAML
-WITHOUT_POSITION = {"unknown-format", "graphviz-missing", "unknown-layer"}
+WITHOUT_POSITION = {"unknown-format", "graphviz-missing", "unknown-layer", "device-unavailable"}
 
 
 def _codes_raised_in_source() -> set[str]:

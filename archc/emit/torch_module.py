@@ -57,10 +57,24 @@ def build_module(graph: Graph, device=None, dtype=None) -> nn.Module:
         raise ArchcError("needs-concrete-size", f"the input has symbolic sizes ({names}); a module needs concrete ones",
                          graph.root.loc, expected="a concrete input", found=f"input {format_shape(graph.input_shape)}",
                          hint="give --input, e.g. --input " + "x".join(str(s) if isinstance(s, int) else "224" for s in graph.input_shape))
+    if device is not None:
+        _check_device(device)
     module = instantiate(network_plan(graph))
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module
+
+
+def _check_device(device) -> None:
+    """A clear error for a device this machine does not have (torch's own is a traceback)."""
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, ValueError):
+        from archc.errors import ArchcError
+
+        raise ArchcError("device-unavailable", f"device '{device}' is not available here",
+                         expected="a device this machine and this torch build have", found=f"'{device}'",
+                         hint="omit --device to build on the CPU; torch.cuda.device_count() says how many GPUs torch sees") from None
 
 
 def example_input(graph: Graph, batch: int = 1, device=None, dtype=None) -> torch.Tensor:
