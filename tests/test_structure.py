@@ -71,6 +71,11 @@ STD_USES = [
     ("transition", (12, 8, 8), {}),
     ("dense_layer", (8, 8, 8), {"growth": 4, "bn_size": 2}),
     ("dense_transition", (12, 8, 8), {"channels": 5}),
+    ("conv_bn_relu6", (4, 9, 9), {"channels": 8, "stride": 2}),
+    ("conv_bn_relu6-depthwise", (8, 9, 9), {"channels": 8, "groups": 8}),
+    ("inverted_residual_body", (8, 9, 9), {"channels": 12, "stride": 2}),
+    ("inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
+    ("inverted_residual-no-expand", (8, 9, 9), {"channels": 4, "expand": 1}),
 ]
 
 
