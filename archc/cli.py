@@ -58,16 +58,23 @@ def add_limit_options(parser: argparse.ArgumentParser, input_shape: bool = True)
 def cmd_check(args) -> int:
     from archc.emit.report import report, table
 
-    reports = []
+    reports, failed = [], 0
     for spec in args.specs:
-        graph = check_from(args, spec)
+        try:
+            graph = check_from(args, spec)
+        except (ArchcError, ArchcErrors) as exc:
+            if len(args.specs) == 1 or args.debug:
+                raise
+            print(exc.format(), file=sys.stderr)  # the other specs are still checked
+            failed += 1
+            continue
         if args.json:
             reports.append(report(graph))
         else:
             print(table(graph, args.depth))
-    if args.json:
-        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
-    return 0
+    if args.json and reports:
+        print(json.dumps(reports[0] if len(args.specs) == 1 else reports, indent=1))
+    return EXIT_SPEC_ERROR if failed else 0
 
 
 def cmd_build(args) -> int:
@@ -154,7 +161,8 @@ def _diagram_files(graph, out_dir: Path) -> dict:
         return {}
     try:
         return {out_dir / f"{graph.name}.svg": render_bytes(graph, "svg")}
-    except ArchcError:
+    except ArchcError as exc:
+        print(f"note: no diagram written ({exc.message}); see 'archc render --help'", file=sys.stderr)
         return {}
 
 

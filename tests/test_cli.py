@@ -145,3 +145,27 @@ def test_render_api_returns_the_diagram():
 def test_unavailable_device_is_a_clean_error(capsys):
     assert main(["build", LENET, "--device", "cuda:99"]) == 1
     assert "error[device-unavailable]" in capsys.readouterr().err
+
+
+def test_check_of_several_specs_reports_every_bad_one_and_checks_the_rest(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("archc: 1\nname: bad\ninput: [1, 4, 4]\nlayers: [rleu]\n")
+    assert main(["check", str(bad), LENET, str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("error[unknown-kind]") == 2
+    assert "total: 61,706 parameters" in captured.out
+
+
+def test_build_without_graphviz_writes_everything_but_the_diagram(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["build", LENET, "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lenet.json", "lenet.py"]
+    assert "note: no diagram written" in capsys.readouterr().err
+
+
+def test_build_api_takes_dtype_and_device():
+    import torch
+
+    model = archc.build(REPO / "specs" / "d2l" / "lenet.yaml", device="cpu", dtype=torch.float64)
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    assert model(torch.zeros(2, 1, 28, 28, dtype=torch.float64)).shape == (2, 10)
