@@ -88,7 +88,7 @@ def test_help_is_helpful(command, capsys):
 def test_debug_shows_the_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("archc: 1\nname: t\ninput: [1]\nlayers: [rleu]\n")
-    with pytest.raises(Exception):
+    with pytest.raises(archc.ArchcError):  # the exception itself, with its traceback, not a message
         main(["--debug", "check", str(bad)])
 
 

@@ -174,7 +174,7 @@ def test_committed_gallery_diagram_is_current(name, monkeypatch):
     graph = archc.check(f"specs/d2l/{name}.yaml")
     expected = source_hash(to_dot(diagram(graph)))
     committed = (REPO / "docs" / "gallery" / f"{name}.svg").read_text()
-    assert f"dot&#45;sha256:{expected}" in committed, f"stale: run python scripts/gallery.py"
+    assert f"dot&#45;sha256:{expected}" in committed, "stale: run python scripts/gallery.py"
 
 
 def test_committed_gallery_page_is_current():

@@ -11,7 +11,6 @@ import time
 
 import pytest
 import torch
-import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn

@@ -7,11 +7,11 @@ expansion never needs shapes; structure (repeat counts, names) may not depend on
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, Strict, ValidationError
-from typing_extensions import Annotated
 
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
@@ -21,10 +21,8 @@ from archc.passes.limits import Limits
 from archc.spec.expr import Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
 from archc.spec.model import IDENTIFIER, PARAM_TYPES
-from archc.spec.yaml_source import YList, YMap, key_loc, value_loc
+from archc.spec.yaml_source import YMap, key_loc, value_loc
 from archc.symbolic import SymSize
-
-import re
 
 META_KEYS = ("name", "from", "merge", "when", "trainable")
 _NAME_RE = re.compile(IDENTIFIER)
@@ -379,7 +377,7 @@ class Expander:
 
     def make_dense(self, a: DenseArgs, args, loc, scope, meta) -> list[Node]:
         units = []
-        for i, items in enumerate(self.iterations(a.units, a.layers, args, loc, scope, "dense", a.prefix)):
+        for items in self.iterations(a.units, a.layers, args, loc, scope, "dense", a.prefix):
             if len(items) == 1:
                 unit = items[0]
                 if a.prefix is None:

@@ -38,9 +38,7 @@ class Inferrer:
             self.fail(node, "too-large", "this output is too large to allocate",
                       expected=f"at most {self.limits.max_elements:,} elements per sample",
                       found=f"{format_shape(node.out_shape)} = {elements:,}")
-        if isinstance(node, Layer):
-            pass
-        else:
+        if not isinstance(node, Layer):  # a container counts what is inside it
             node.params = sum(c.params for c in node.children())
             node.macs = sum(c.macs for c in node.children())
         return node.out_shape

@@ -93,7 +93,7 @@ def _rewrite_in(source: str) -> str:
 
 def _check_number(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_ABS_VALUE:
-        raise ExprError("expr-overflow", f"value {value:.3g} is too large", f"values must stay within ±2**62")
+        raise ExprError("expr-overflow", f"value {value:.3g} is too large", "values must stay within ±2**62")
     return value
 
 
