@@ -251,7 +251,14 @@ def _add_more_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    # argparse cannot match an optional positional after options (explain SPEC --input … LAYER)
+    if extra and getattr(args, "command", None) == "explain" and args.layer is None and len(extra) == 1 \
+            and not extra[0].startswith("-"):
+        args.layer, extra = extra[0], []
+    if extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args)
     except (ArchcError, ArchcErrors) as exc:

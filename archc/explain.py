@@ -13,6 +13,7 @@ from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
 from archc.layers.base import Inferred
 from archc.shapes import format_shape
+from archc.symbolic import Constraints, collecting, stop_collecting
 
 
 @dataclass
@@ -74,11 +75,17 @@ def explanations(graph: Graph, layer: str | None = None) -> list[Explanation]:
         for child in node.children():
             walk(child, depth + 1)
 
-    if layer:
-        walk(start, depth0)
-    else:
-        for child in graph.root.children():
-            walk(child, 0)
+    # explanations recompute sizes through shapes.py; symbolic requirements they meet again
+    # are already in graph.constraints, so they go to a scratch collector
+    token = collecting(Constraints())
+    try:
+        if layer:
+            walk(start, depth0)
+        else:
+            for child in graph.root.children():
+                walk(child, 0)
+    finally:
+        stop_collecting(token)
     return out
 
 

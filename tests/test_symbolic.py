@@ -108,6 +108,17 @@ def test_cli_check_prints_formulas_and_constraints_and_input_binds(tmp_path, cap
     assert main(["build", str(spec), "-o", str(tmp_path / "out"), "--input", "3x64x64"]) == 0
 
 
+def test_explain_summary_and_render_work_on_symbolic_sizes(capsys):
+    spec = str(SPECS / "d2l" / "resnet18.yaml")
+    assert main(["explain", spec, "--input", "1xHxW", "b3.0"]) == 0
+    assert "⌊(⌊(H + 3)/4⌋ − 3 + 2 + 2) / 2⌋ = ⌊(H + 7)/8⌋" in capsys.readouterr().out
+    assert main(["summary", spec, "--input", "1xHxW", "--depth", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "MACs per sample: depend on the input size" in out and "activation memory per sample: depends" in out
+    assert main(["render", spec, "--input", "1xHxW", "--format", "mermaid", "-o", "-"]) == 0
+    assert "⌊(H + 31)/32⌋" in capsys.readouterr().out
+
+
 def test_run_binds_named_sizes_from_the_input_file(tmp_path, capsys):
     spec = tmp_path / "pool.yaml"
     spec.write_text("archc: 1\nname: pool\ninput: [1, H, W]\nlayers:\n  - max_pool2d: {kernel_size: 2, stride: 1}\n")

@@ -188,8 +188,8 @@ class _Builder:
         root = self.d.root
         inp = self.add(root, DNode("input", f"input {format_shape(g.input_shape)}", "", "io"))
         last = self.draw_seq(g.root, inp, root, 0)
-        out = self.add(root, DNode("output", f"output {format_shape(g.root.out_shape)}",
-                                   f"{g.root.params:,} params · {g.root.macs:,} MACs", "io"))
+        macs = "" if g.symbolic else f" · {g.root.macs:,} MACs"
+        out = self.add(root, DNode("output", f"output {format_shape(g.root.out_shape)}", f"{g.root.params:,} params{macs}", "io"))
         self.edge(last, out, g.root.out_shape)
         return self.d
 

@@ -41,8 +41,8 @@ def _rows(node: Node, depth: int, max_depth: int | None):
         yield from _rows(child, depth + 1, max_depth)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:,.2f} MiB"
+def _mb(n) -> str:
+    return f"{n / 2**20:,.2f} MiB" if isinstance(n, int) else "depends on the input size"
 
 
 def summary_json(graph: Graph, max_depth: int | None = None) -> dict:
@@ -78,7 +78,8 @@ def summary_text(graph: Graph, max_depth: int | None = None) -> str:
         "",
         f"input {format_shape(graph.input_shape)} → output {format_shape(graph.root.out_shape)}",
         f"parameters: {t.params:,} ({t.trainable:,} trainable, {t.params - t.trainable:,} frozen)",
-        f"MACs per sample: {t.macs:,} (convolutions and linear layers)",
+        f"MACs per sample: {t.macs:,} (convolutions and linear layers)" if isinstance(t.macs, int)
+        else "MACs per sample: depend on the input size",
         f"parameter memory: {_mb(t.param_bytes)} (float32)",
         f"activation memory per sample: {_mb(t.activation_bytes)} (every layer's output, float32); input {_mb(t.input_bytes)}",
     ]
