@@ -170,7 +170,14 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="archc",
         description="Compile YAML architecture specs into checked PyTorch modules, source and diagrams.",
-        epilog="examples:\n  archc check specs/d2l/lenet.yaml\n  archc build specs/d2l/alexnet.yaml -o build/",
+        epilog="examples:\n"
+               "  archc check specs/d2l/lenet.yaml\n"
+               "  archc build specs/d2l/alexnet.yaml -o build/\n"
+               "  archc render specs/d2l/resnet18.yaml -o resnet18.png\n"
+               "  archc explain specs/d2l/alexnet.yaml features.0\n"
+               "  archc check specs/d2l/resnet18.yaml --input 1xHxW\n"
+               "  archc run specs/lecture/cross_correlation.yaml --input specs/lecture/inputs/3x3.json\n\n"
+               "'archc COMMAND --help' describes each command; docs/ has the tutorial and the spec reference.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--debug", action="store_true", help="show a traceback for errors")
@@ -197,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     add_depth_option(b)
     add_limit_options(b)
     b.set_defaults(run=cmd_build)
+    _add_more_commands(sub)  # render
     s = sub.add_parser("summary", help="hierarchical table: shapes, params, MACs, shares, memory (no torch)",
                        description="Blocks and layers with output shape, parameters, MACs, share of parameters and "
                                    "trainability; totals with parameter and activation memory per sample.")
@@ -237,7 +245,6 @@ def parser() -> argparse.ArgumentParser:
                                     "'# yaml-language-server: $schema=archc-spec.schema.json' on a spec's first line.")
     sc.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     sc.set_defaults(run=cmd_schema)
-    _add_more_commands(sub)
     return p
 
 
