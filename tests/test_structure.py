@@ -76,6 +76,7 @@ STD_USES = [
     ("inverted_residual_body", (8, 9, 9), {"channels": 12, "stride": 2}),
     ("inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
     ("inverted_residual-no-expand", (8, 9, 9), {"channels": 4, "expand": 1}),
+    ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
 ]
 
 
@@ -133,3 +134,20 @@ def test_parallel_merge_is_the_one_written(merge, channels):
     x = torch.randn(1, 4, 5, 5)
     expected = {"concat": torch.cat([x, x.sigmoid()], 1), "add": x + x.sigmoid(), "mul": x * x.sigmoid()}[merge]
     torch.testing.assert_close(model(x), expected)
+
+
+def test_in_in_a_block_parameter_means_the_block_input():
+    graph = check_layers([{"widen": {}}], (6, 4, 4), blocks={"widen": {
+        "params": {"back": "${in.channels}", "half": "${back // 2}"},
+        "layers": [{"conv2d": {"out_channels": 16, "kernel_size": 1}},
+                   {"conv2d": {"out_channels": "$back", "kernel_size": 1}},
+                   {"conv2d": {"out_channels": "${half + in.channels}", "kernel_size": 1}}]}})
+    # back = 6 (the block's input), half = 3; the last conv's own input has 6 channels
+    assert [n.out_shape[0] for n in graph.root.items[0].items] == [16, 6, 9]
+    assert_every_node_matches_torch(graph)
+
+
+def test_in_at_a_block_use_site_means_the_block_input():
+    graph = check_layers([{"conv2d": {"out_channels": 8, "kernel_size": 1}},
+                          {"transition": {"channels": "${in.channels // 4}"}}], (3, 8, 8), imports=["std/densenet"])
+    assert graph.root.items[1].out_shape == (2, 4, 4)

@@ -18,7 +18,7 @@ from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, S
 from archc.layers import KINDS
 from archc.layers.init import InitError, parse_init
 from archc.passes.limits import Limits
-from archc.spec.expr import Deferred, ExprError, substitute
+from archc.spec.expr import Anchor, Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
 from archc.spec.model import IDENTIFIER, PARAM_TYPES
 from archc.spec.yaml_source import YMap, key_loc, value_loc
@@ -289,6 +289,7 @@ class Expander:
                       hint="a block cannot contain itself, directly or through other blocks")
         params = info.definition.params
         bound: dict[str, Any] = {}
+        anchor = Anchor()  # `in` in these parameters means this block instance's input
         for key in args:
             if key not in params:
                 self.error("unknown-parameter", f"block '{info.name}' has no parameter '{key}'", key_loc(args, key, loc),
@@ -305,6 +306,7 @@ class Expander:
             else:
                 # a default may itself be an expression over earlier parameters or `in`
                 value = self.value(spec, key_loc(info.definition.params, pname, info.loc), Scope(bound, notes=scope.notes))
+            value = _anchor(value, anchor)
             is_expression = isinstance(spec, str) and "${" in spec
             wanted = spec if required else None if is_expression else _type_name(spec)
             if wanted and not isinstance(value, Deferred) and not _is_type(value, wanted):
@@ -327,7 +329,8 @@ class Expander:
                 and not items[0].sources and items[0].name.isdigit()):
             only = items[0]
             only.cls_name, only.kind, only.loc, only.name = class_name(info.name), info.name, loc, ""
-            return only
+            node = only
+        anchor.node = node
         return node
 
     # -- structure ------------------------------------------------------------------------
@@ -466,6 +469,14 @@ def validate_args(kind: str, values: dict, raw: Any, loc: Loc | None, sink: Erro
             err.notes = list(notes)
             sink.add(err)
         return None
+
+
+def _anchor(value: Any, anchor: Anchor) -> Any:
+    if isinstance(value, Deferred):
+        return value.anchored(anchor)
+    if isinstance(value, list):
+        return [_anchor(v, anchor) for v in value]
+    return value
 
 
 def _has_deferred(value: Any) -> bool:

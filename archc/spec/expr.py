@@ -13,7 +13,7 @@ import io
 import operator
 import re
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MAX_EXPR_CHARS = 500
@@ -49,15 +49,29 @@ class InShape:
         return self.shape[0]
 
 
+class Anchor:
+    """The block instance whose input `in` means, for expressions written as its parameters."""
+
+    node: Any = None
+
+
 @dataclass(frozen=True)
 class Deferred:
-    """An expression that reads `in`; evaluated by shape inference once `in` is known."""
+    """An expression that reads `in` (or a parameter that does); evaluated by shape inference
+    once `in` is known. With an anchor, `in` is that block's input, not the using layer's."""
 
     source: str
     bindings: tuple  # (name, value) pairs captured where the expression was written
+    anchor: Any = field(default=None, compare=False)
 
     def evaluate(self, incoming: InShape) -> Any:
-        return evaluate(self.source, dict(self.bindings), incoming)
+        if self.anchor is not None and self.anchor.node is not None and self.anchor.node.in_shape is not None:
+            incoming = InShape(self.anchor.node.in_shape)
+        names = {k: v.evaluate(incoming) if isinstance(v, Deferred) else v for k, v in self.bindings}
+        return evaluate(self.source, names, incoming)
+
+    def anchored(self, anchor: Anchor) -> "Deferred":
+        return self if self.anchor is not None else Deferred(self.source, self.bindings, anchor)
 
     def __repr__(self) -> str:
         return "${" + self.source + "}"
@@ -127,7 +141,10 @@ class _Evaluator:
                 raise NeedsInput()
             return self.incoming
         if node.id in self.names:
-            return self.names[node.id]
+            value = self.names[node.id]
+            if isinstance(value, Deferred):  # a parameter that reads `in`: this expression waits too
+                raise NeedsInput()
+            return value
         if node.id in ("True", "False"):
             return node.id == "True"
         from archc.errors import did_you_mean
@@ -259,7 +276,7 @@ def substitute(value: Any, names: dict[str, Any]) -> Any:
     if match:
         name = match.group(1)
         if name in names:
-            return names[name]
+            return names[name]  # a Deferred parameter stays Deferred (with its anchor)
         from archc.errors import did_you_mean
 
         raise ExprError("expr-unknown-name", f"unknown parameter '${name}'",
