@@ -29,6 +29,8 @@ def _merge_lines(how: str, named: list[tuple[str, tuple]], out: tuple) -> list[s
         rest = format_shape(out[1:])
         return [f"concat on channels: {sums} = {out[0]}" + (f"; every input is {rest} (they must agree)" if rest else "")]
     listing = ", ".join(f"{name} {format_shape(shape)}" for name, shape in named)
+    if how == "mul":
+        return [f"mul: elementwise, size-1 dims broadcast: {listing} → {format_shape(out)}"]
     return [f"{how}: needs equal shapes: {listing} → {format_shape(out)}"]
 
 

@@ -85,6 +85,20 @@ def pool_output_size(
     return out
 
 
+def broadcast_size(a, b):
+    """One dim of torch's broadcasting: equal sizes, or one of them 1."""
+    from archc.symbolic import require_equal
+
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    if not require_equal(a, b, "broadcast in mul"):
+        raise ShapeError("merge-mismatch", "sizes neither equal nor 1 cannot be multiplied",
+                         expected="equal sizes, or 1 on one side", found=f"{a} and {b}")
+    return a
+
+
 def flatten_shape(shape: tuple[int, ...], start_dim: int, end_dim: int) -> tuple[int, ...]:
     """nn.Flatten on a batched tensor (dims count the batch), applied to a sample shape."""
     rank = len(shape) + 1

@@ -22,6 +22,8 @@ STRUCTURES = [
         "shortcut": [{"conv2d": {"out_channels": 8, "kernel_size": 1, "stride": 2}}, "batch_norm2d"],
         "after": ["relu"]}}], {}),
     ("residual-mul", (4, 6, 6), [{"residual": {"body": ["sigmoid"], "merge": "mul"}}], {}),
+    ("residual-mul-broadcasts-a-channel-gate", (4, 6, 6), [{"residual": {"merge": "mul", "body": [
+        {"adaptive_avg_pool2d": {"output_size": 1}}, {"conv2d": {"out_channels": 4, "kernel_size": 1}}, "sigmoid"]}}], {}),
     ("residual-concat", (4, 6, 6), [{"residual": {"body": [CONV], "merge": "concat"}}], {}),
     ("parallel-concat", (3, 9, 9), [{"parallel": {"branches": {
         "a": [{"conv2d": {"out_channels": 4, "kernel_size": 1}}],
@@ -71,8 +73,12 @@ STD_USES = [
     ("transition", (12, 8, 8), {}),
     ("dense_layer", (8, 8, 8), {"growth": 4, "bn_size": 2}),
     ("dense_transition", (12, 8, 8), {"channels": 5}),
-    ("conv_bn_relu6", (4, 9, 9), {"channels": 8, "stride": 2}),
-    ("conv_bn_relu6-depthwise", (8, 9, 9), {"channels": 8, "groups": 8}),
+    ("conv_bn_act", (4, 9, 9), {"channels": 8, "stride": 2}),
+    ("conv_bn_act-depthwise-silu", (8, 9, 9), {"channels": 8, "groups": 8, "kernel_size": 5, "activation": "silu"}),
+    ("squeeze_excitation", (8, 5, 5), {"squeeze": 2}),
+    ("mbconv_body", (8, 9, 9), {"channels": 12, "kernel_size": 5, "stride": 2}),
+    ("mbconv", (8, 9, 9), {"channels": 8, "residual": True}),
+    ("mbconv-no-expand", (8, 9, 9), {"channels": 4, "expand": 1}),
     ("inverted_residual_body", (8, 9, 9), {"channels": 12, "stride": 2}),
     ("inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
     ("inverted_residual-no-expand", (8, 9, 9), {"channels": 4, "expand": 1}),
@@ -151,3 +157,18 @@ def test_in_at_a_block_use_site_means_the_block_input():
     graph = check_layers([{"conv2d": {"out_channels": 8, "kernel_size": 1}},
                           {"transition": {"channels": "${in.channels // 4}"}}], (3, 8, 8), imports=["std/densenet"])
     assert graph.root.items[1].out_shape == (2, 4, 4)
+
+
+def test_a_block_can_take_a_kind_as_a_parameter():
+    blocks = {"act_conv": {"params": {"act": "relu"}, "layers": [{"conv2d": {"out_channels": 2, "kernel_size": 1}}, "$act"]}}
+    graph = check_layers([{"act_conv": {}}, {"act_conv": {"act": "hardswish"}}], (3, 4, 4), blocks=blocks)
+    assert [n.items[1].kind for n in graph.root.items] == ["relu", "hardswish"]
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([{"act_conv": {"act": "swish"}}], (3, 4, 4), blocks=blocks)
+    assert info.value.code == "unknown-kind" and "did you mean" in info.value.hint
+
+
+def test_add_does_not_broadcast():
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([{"residual": {"body": [{"adaptive_avg_pool2d": {"output_size": 1}}]}}], (4, 6, 6))
+    assert info.value.code == "merge-mismatch"

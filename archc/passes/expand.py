@@ -166,6 +166,13 @@ class Expander:
                       expected="'- relu' or '- conv2d: {out_channels: 6, kernel_size: 5}'", found=_describe(item))
         if not isinstance(kind, str):
             self.fail("unknown-kind", f"layer kind must be a name, found {kind!r}", loc, scope)
+        if kind.startswith("$"):
+            # a block may take a kind as a parameter (activation: silu); it still names a
+            # built-in kind or a block in scope, never code
+            chosen = self.value(kind, loc, scope)
+            if not isinstance(chosen, str) or chosen.startswith("$"):
+                self.fail("unknown-kind", f"'{kind}' must name a layer kind", loc, scope, found=repr(chosen))
+            kind = chosen
 
         self.node_count += 1
         if self.node_count > self.limits.max_nodes:

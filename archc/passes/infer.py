@@ -12,7 +12,7 @@ from archc.layers import KINDS
 from archc.layers.init import check_against
 from archc.passes.expand import validate_args
 from archc.passes.limits import Limits
-from archc.shapes import ShapeError, format_shape, product
+from archc.shapes import ShapeError, broadcast_size, format_shape, product
 from archc.spec.expr import Deferred, ExprError, InShape
 from archc.symbolic import Constraints, NeedsConcrete, collecting, is_symbolic, require_equal, stop_collecting
 
@@ -113,6 +113,16 @@ class Inferrer:
                 self.fail(node, "merge-mismatch", "concatenated inputs must agree on every dim but channels",
                           expected="equal sizes after the channel dim", found=listing)
             return (sum(s[0] for s in shapes), *first[1:])
+        if merge == "mul" and len({len(s) for s in shapes}) == 1:
+            # gating (squeeze-excitation) scales C×H×W by C×1×1: torch broadcasts size-1 dims
+            try:
+                out = first
+                for s in shapes[1:]:
+                    out = tuple(broadcast_size(a, b) for a, b in zip(out, s))
+                return out
+            except ShapeError:
+                self.fail(node, "merge-mismatch", "'mul' needs shapes that broadcast (equal, or 1)",
+                          expected="the same size or 1 in every dim", found=listing)
         if len({len(s) for s in shapes}) != 1 or not all(
                 require_equal(a, b, f"{merge} in {node.path or 'network'}") for s in shapes[1:] for a, b in zip(first, s)):
             self.fail(node, "merge-mismatch", f"'{merge}' needs inputs of equal shape",
