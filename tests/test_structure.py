@@ -82,6 +82,9 @@ STD_USES = [
     ("inverted_residual_body", (8, 9, 9), {"channels": 12, "stride": 2}),
     ("inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
     ("inverted_residual-no-expand", (8, 9, 9), {"channels": 4, "expand": 1}),
+    ("inverted_residual_v3_body", (8, 9, 9), {"channels": 12, "expanded": 40, "kernel_size": 5, "stride": 2, "se": True,
+                                              "activation": "hardswish"}),
+    ("inverted_residual_v3", (8, 9, 9), {"channels": 8, "expanded": 8, "expand": False, "residual": True}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
 ]
 
