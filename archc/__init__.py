@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archc.pipeline import check, load
 from archc.errors import ArchcError, ArchcErrors
 from archc.graph import Graph
 from archc.passes.limits import Limits
+from archc.pipeline import check, load
 from archc.spec.load import Spec
 
 if TYPE_CHECKING:

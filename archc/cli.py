@@ -6,53 +6,17 @@ import json
 import sys
 from pathlib import Path
 
+from archc.cli_options import (
+    add_depth_option,
+    add_limit_options,
+    check_from,
+    limits_from,
+)
+from archc.emit.diagram_cli import register as register_render
 from archc.errors import ArchcError, ArchcErrors
-from archc.passes.limits import Limits
 
 EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
-
-
-def parse_input(text: str) -> tuple:
-    """'3x224x224' → (3, 224, 224); names stay names ('3xHxW' → (3, 'H', 'W'))."""
-    parts = [p for p in text.replace("×", "x").split("x")]
-    if not parts or not all(p.isdigit() and int(p) > 0 or p.isidentifier() for p in parts):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 3x224x224 (names allowed: 3xHxW)")
-    return tuple(int(p) if p.isdigit() else p for p in parts)
-
-
-def check_from(args, spec=None):
-    """Check the command's spec with its limits and its --input."""
-    from archc.pipeline import check
-
-    return check(spec if spec is not None else args.spec, limits=limits_from(args),
-                 input_shape=getattr(args, "input_shape", None))
-
-
-def limits_from(args) -> Limits:
-    return Limits(max_params=args.max_params, max_memory=int(args.max_memory * 2**30),
-                  max_depth=args.max_depth, max_nodes=args.max_nodes)
-
-
-def add_depth_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depth", type=int, default=None, metavar="N",
-                        help="show nodes nested at most N deep (0: the top level only)")
-
-
-def add_limit_options(parser: argparse.ArgumentParser, input_shape: bool = True) -> None:
-    if input_shape:
-        parser.add_argument("--input", dest="input_shape", type=parse_input, default=None, metavar="CxHxW",
-                            help="use this input shape instead of the spec's (binds named sizes, e.g. --input 3x96x96)")
-    limits = parser.add_argument_group("limits (checked before anything is allocated)")
-    limits.add_argument("--max-params", type=int, default=Limits.max_params, metavar="N",
-                        help=f"refuse networks with more than N parameters (default {Limits.max_params:,})")
-    limits.add_argument("--max-memory", type=float, default=Limits.max_memory / 2**30, metavar="GIB",
-                        help="refuse networks whose parameters and one sample's activations need more "
-                             f"(default {Limits.max_memory / 2**30:g} GiB)")
-    limits.add_argument("--max-depth", type=int, default=Limits.max_depth, metavar="N",
-                        help=f"nesting depth of blocks and structural kinds (default {Limits.max_depth})")
-    limits.add_argument("--max-nodes", type=int, default=Limits.max_nodes, metavar="N",
-                        help=f"layers after expansion (default {Limits.max_nodes:,})")
 
 
 def cmd_check(args) -> int:
@@ -155,10 +119,8 @@ def cmd_run(args) -> int:
 
 def _diagram_files(graph, out_dir: Path) -> dict:
     """The build's diagram, when the graphviz binary is there (the build works without it)."""
-    try:
-        from archc.emit.diagram import render_bytes
-    except ImportError:
-        return {}
+    from archc.emit.diagram import render_bytes
+
     try:
         return {out_dir / f"{graph.name}.svg": render_bytes(graph, "svg")}
     except ArchcError as exc:
@@ -204,7 +166,7 @@ def parser() -> argparse.ArgumentParser:
     add_depth_option(b)
     add_limit_options(b)
     b.set_defaults(run=cmd_build)
-    _add_more_commands(sub)  # render
+    register_render(sub)
     s = sub.add_parser("summary", help="hierarchical table: shapes, params, MACs, shares, memory (no torch)",
                        description="Blocks and layers with output shape, parameters, MACs, share of parameters and "
                                    "trainability; totals with parameter and activation memory per sample.")
@@ -246,15 +208,6 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     sc.set_defaults(run=cmd_schema)
     return p
-
-
-def _add_more_commands(sub) -> None:
-    """Commands defined by other modules (diagrams, summaries) register themselves here."""
-    for module in ("archc.emit.diagram_cli",):
-        try:
-            __import__(module, fromlist=["register"]).register(sub)
-        except ImportError:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:

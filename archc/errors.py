@@ -4,7 +4,6 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-
 # Every error code archc reports, with what it means. Codes are stable: scripts and editors
 # may match on them. docs/errors.md shows an example of each; a test keeps the three in step.
 CODES: dict[str, str] = {

@@ -111,7 +111,6 @@ class Graph:
     input_shape: tuple[int, ...]
     root: Seq
     file: str
-    source_loc: dict = field(default_factory=dict)
     constraints: Any = None  # symbolic.Constraints when the input has named sizes
 
     @property

@@ -42,10 +42,10 @@ def bench_check(repeats: int) -> list[tuple[str, float, float]]:
 
 def bench_forward(name: str, batch: int, repeats: int, device: str = "cpu") -> tuple[str, float, float]:
     import torch
-
-    import archc
     from lecture_nets import NETWORKS
     from test_specs import _copy_weights_by_position
+
+    import archc
 
     torch.manual_seed(0)
     graph = archc.check(REPO / "specs" / "d2l" / f"{name}.yaml")

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO, reference
 
 import archc
 from archc.cli import main
-from conftest import REPO, reference
 
 LENET = str(REPO / "specs" / "d2l" / "lenet.yaml")
 

@@ -7,12 +7,12 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import REPO, SPECS, check_layers, load_script
 
 import archc
 from archc.cli import main
 from archc.emit.diagram import render_bytes, source_hash, to_dot, to_mermaid
 from archc.emit.diagram_model import diagram
-from conftest import REPO, SPECS, check_layers, load_script
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from archc.errors import CODES
 from conftest import REPO, load_script
 
+from archc.errors import CODES
 
 CATALOGUE = load_script("errors_doc")
 # errors about a whole file or the command line rather than a place in the YAML

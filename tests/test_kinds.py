@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import check_layers, torch_macs, torch_params
 from torch import nn
 
 import archc
 import archc.layers
-from conftest import check_layers, torch_macs, torch_params
 
 # the argument that archc infers, by kind family
 _INFERRED = {"Conv": "in_channels", "BatchNorm": "num_features", "Linear": "in_features"}

@@ -11,12 +11,12 @@ import time
 
 import pytest
 import torch
+from conftest import SPECS, assert_every_node_matches_torch, spec_text
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
 import archc
-from conftest import SPECS, assert_every_node_matches_torch, spec_text
 
 EXAMPLES = int(os.environ.get("ARCHC_EXAMPLES", "120"))
 FIXED = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,

@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
+from conftest import SPECS, check_layers, spec_text
 
 import archc
 from archc.cli import main
-from conftest import SPECS, check_layers, spec_text
 
 LECTURE = SPECS / "lecture"
 

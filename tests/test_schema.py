@@ -6,10 +6,10 @@ import json
 import jsonschema
 import pytest
 import yaml
+from conftest import REPO, SPECS
 
 from archc.cli import main
 from archc.emit.schema import spec_schema
-from conftest import REPO, SPECS
 
 ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
 VALIDATOR = jsonschema.Draft202012Validator(spec_schema())

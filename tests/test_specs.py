@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-import archc
 from conftest import SPECS, assert_every_node_matches_torch, reference
 from lecture_nets import NETWORKS
+
+import archc
 
 SEED = reference("seed_models.json")
 TORCHVISION = reference("torchvision_models.json")

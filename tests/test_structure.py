@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import assert_every_node_matches_torch, check_layers, spec_text
 
 import archc
-from conftest import assert_every_node_matches_torch, check_layers, spec_text
 
 CONV = {"conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}}
 
@@ -97,8 +97,9 @@ def test_standard_library_block_matches_torch(block, in_shape, params):
 
 
 def test_every_standard_library_block_is_tested():
-    from archc.spec.load import std_files
     import yaml
+
+    from archc.spec.load import std_files
 
     defined = {name for path in std_files().values() for name in yaml.safe_load(path.read_text())["blocks"]}
     assert defined == {s[0].split("-")[0] for s in STD_USES}

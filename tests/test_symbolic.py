@@ -5,11 +5,11 @@ import random
 
 import pytest
 import torch
+from conftest import SPECS, check_layers
 
 import archc
 from archc.cli import main
 from archc.symbolic import SymSize, evaluate
-from conftest import SPECS, check_layers
 
 # specs whose every layer can stay symbolic (they pool globally before flattening)
 SIZE_FREE = ["d2l/nin", "d2l/googlenet", "d2l/resnet18", "d2l/densenet", "torchvision/resnet18",

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import REPO, load_script
-
 
 TUTORIAL = load_script("tutorial")
 COMMANDS = TUTORIAL.commands((REPO / "docs" / "tutorial.md").read_text())

@@ -5,13 +5,13 @@ import re
 
 import pytest
 import torch
+from conftest import SPECS, check_layers, reference, torch_macs
 
 import archc
 from archc.cli import main
 from archc.emit.summary import summary_json, summary_text, totals
 from archc.explain import explain_text, explanations
 from archc.graph import Layer
-from conftest import SPECS, check_layers, reference, torch_macs
 
 ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
 IDS = [str(p.relative_to(SPECS)) for p in ALL_SPECS]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from archc.cli_options import add_limit_options, check_from
 from archc.errors import ArchcError
 
 
@@ -18,8 +19,6 @@ def cmd_render(args) -> int:
             raise ArchcError("unknown-format", f"cannot tell the format from '{args.output}'",
                              expected="an extension among " + ", ".join(sorted(EXTENSIONS)) + ", or --format",
                              found=Path(args.output).suffix or "no extension")
-    from archc.cli import check_from
-
     graph = check_from(args)
     data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
                         repeats=not args.no_repeats, show_paths=args.paths)
@@ -49,7 +48,5 @@ def register(sub) -> None:
     r.add_argument("--params", action="store_true", help="add parameter counts to every layer")
     r.add_argument("--paths", action="store_true", help="add each layer's module path (its state_dict prefix)")
     r.add_argument("--no-repeats", action="store_true", help="draw runs of identical blocks out in full")
-    from archc.cli import add_limit_options
-
     add_limit_options(r)
     r.set_defaults(run=cmd_render)

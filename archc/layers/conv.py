@@ -4,10 +4,28 @@ from __future__ import annotations
 from typing import Literal
 
 from archc.layers.base import (
-    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall,
-    compact, expect_rank, explain_windows, per_dim, plain, spatial_rank,
+    Args,
+    Bool,
+    Inferred,
+    Kind,
+    PadSizes,
+    PositiveInt,
+    Sizes,
+    TorchCall,
+    compact,
+    expect_rank,
+    explain_windows,
+    per_dim,
+    plain,
+    spatial_rank,
 )
-from archc.shapes import ShapeError, conv_output_size, format_shape, product, same_padding
+from archc.shapes import (
+    ShapeError,
+    conv_output_size,
+    format_shape,
+    product,
+    same_padding,
+)
 from archc.symbolic import require_at_least
 
 

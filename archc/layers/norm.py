@@ -2,7 +2,15 @@
 from __future__ import annotations
 
 from archc.layers.base import (
-    Args, Bool, Inferred, Kind, Number, PositiveInt, TorchCall, expect_rank, spatial_rank,
+    Args,
+    Bool,
+    Inferred,
+    Kind,
+    Number,
+    PositiveInt,
+    TorchCall,
+    expect_rank,
+    spatial_rank,
 )
 
 

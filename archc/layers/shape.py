@@ -1,7 +1,17 @@
 """Layers that move values without learning: flatten, dropout, identity."""
 from __future__ import annotations
 
-from archc.layers.base import Args, Bool, Inferred, Int, Kind, Probability, TorchCall, expect_rank, spatial_rank
+from archc.layers.base import (
+    Args,
+    Bool,
+    Inferred,
+    Int,
+    Kind,
+    Probability,
+    TorchCall,
+    expect_rank,
+    spatial_rank,
+)
 from archc.shapes import flatten_shape, format_shape, product
 
 

@@ -11,7 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, Strict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    Strict,
+    ValidationError,
+)
 
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
