@@ -73,10 +73,12 @@ class Residual(Node):
     shortcut: Node | None = None
     after: list[Node] = field(default_factory=list)
     how: str = "add"  # how body and shortcut combine
+    shortcut_first: bool = False  # the spec wrote `shortcut:` before `body:` (module order follows)
     cls_name: str | None = None
 
     def children(self):
-        return [*self.body, *([self.shortcut] if self.shortcut else []), *self.after]
+        shortcut = [self.shortcut] if self.shortcut else []
+        return [*shortcut, *self.body, *self.after] if self.shortcut_first else [*self.body, *shortcut, *self.after]
 
 
 @dataclass(eq=False)

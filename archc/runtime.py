@@ -67,13 +67,15 @@ class Residual(nn.Module):
     """
 
     def __init__(self, body: dict[str, nn.Module], shortcut: nn.Module | None = None,
-                 shortcut_name: str = "shortcut", after: dict[str, nn.Module] | None = None, how: str = "add"):
+                 shortcut_name: str = "shortcut", after: dict[str, nn.Module] | None = None, how: str = "add",
+                 shortcut_first: bool = False):
         super().__init__()
         after = after or {}
-        for name, layer in [*body.items(), *after.items()]:
+        shortcut_items = [(shortcut_name, shortcut)] if shortcut is not None else []
+        # registration order is state_dict order: as the spec wrote body and shortcut
+        ordered = [*shortcut_items, *body.items()] if shortcut_first else [*body.items(), *shortcut_items]
+        for name, layer in [*ordered, *after.items()]:
             self.add_module(name, layer)
-        if shortcut is not None:
-            self.add_module(shortcut_name, shortcut)
         self.body_names = tuple(body)
         self.after_names = tuple(after)
         self.shortcut_name = shortcut_name if shortcut is not None else None

@@ -85,6 +85,8 @@ STD_USES = [
     ("inverted_residual_v3_body", (8, 9, 9), {"channels": 12, "expanded": 40, "kernel_size": 5, "stride": 2, "se": True,
                                               "activation": "hardswish"}),
     ("inverted_residual_v3", (8, 9, 9), {"channels": 8, "expanded": 8, "expand": False, "residual": True}),
+    ("regnet_block", (8, 9, 9), {"channels": 16, "stride": 2, "project": True, "se": True}),
+    ("regnet_block-identity", (16, 9, 9), {"channels": 16, "group_width": 4}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
 ]
 
@@ -176,3 +178,23 @@ def test_add_does_not_broadcast():
     with pytest.raises(archc.ArchcError) as info:
         check_layers([{"residual": {"body": [{"adaptive_avg_pool2d": {"output_size": 1}}]}}], (4, 6, 6))
     assert info.value.code == "merge-mismatch"
+
+
+@pytest.mark.parametrize("shortcut_first", [False, True])
+def test_residual_registers_body_and_shortcut_in_the_order_written(shortcut_first):
+    body = [{"conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1, "name": "conv"}}]
+    shortcut = [{"conv2d": {"out_channels": 4, "kernel_size": 1, "name": "proj"}}]
+    args = {"shortcut": shortcut, "body": body} if shortcut_first else {"body": body, "shortcut": shortcut}
+    graph = check_layers([{"residual": args}], (2, 5, 5))
+    keys = list(archc.build(graph).state_dict())
+    expected = ["0.shortcut.weight", "0.shortcut.bias", "0.conv.weight", "0.conv.bias"]
+    assert keys == (expected if shortcut_first else expected[2:] + expected[:2])
+    namespace: dict = {}
+    exec(compile(archc.source(graph), "gen.py", "exec"), namespace)  # noqa: S102 - our own output
+    assert list(namespace["build"]().state_dict()) == keys
+    assert_every_node_matches_torch(graph)
+
+
+def test_module_names_may_hold_hyphens_like_torchvision_regnet():
+    graph = check_layers([{"repeat": {"times": 2, "layers": [{"relu": {"name": "block1-${i}"}}]}}], (2, 3, 3))
+    assert [n.name for n in graph.root.items] == ["block1-0", "block1-1"]

@@ -42,6 +42,7 @@ def plan(node: Node) -> ModulePlan:
         return ModulePlan(node, container="Residual", cls_name=cls, children=kids, options={
             "body": names(node.body), "after": names(node.after),
             "shortcut": node.shortcut.name if node.shortcut else None, "how": node.how,
+            "shortcut_first": node.shortcut_first,
         })
     if isinstance(node, Parallel):
         return ModulePlan(node, container="Parallel", cls_name=cls, children=kids, options={"how": node.how})

@@ -16,7 +16,7 @@ SCHEMA_ID = "https://archc.dev/schema/spec-v1.json"
 _EXPR = {"type": "string", "pattern": r"^\$", "description": "a parameter ($p) or an expression (${...})"}
 _LAYERS = {"$ref": "#/$defs/layers"}
 _META = {
-    "name": {"type": "string", "pattern": r"^([A-Za-z_][A-Za-z0-9_]*|.*\$\{.*)$", "description": "module name (state_dict key)"},
+    "name": {"type": "string", "pattern": r"^([A-Za-z_][A-Za-z0-9_-]*|.*\$\{.*)$", "description": "module name (state_dict key)"},
     "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
              "description": "read earlier layers' outputs instead of the previous one"},
     "merge": {"enum": ["concat", "add", "mul"], "description": "how several 'from' inputs combine"},

@@ -72,7 +72,7 @@ class _Printer:
         shortcut = self.expr(p.children[o["shortcut"]], indent) if o["shortcut"] else "None"
         return (f"{cls}(\n{pad}    body={subset(o['body'])},\n{pad}    shortcut={shortcut},\n"
                 f"{pad}    shortcut_name={o['shortcut'] or 'shortcut'!r},\n{pad}    after={subset(o['after'])},\n"
-                f"{pad}    how={o['how']!r},\n{pad})")
+                f"{pad}    how={o['how']!r},\n{pad}    shortcut_first={o['shortcut_first']!r},\n{pad})")
 
 
 def python_source(graph: Graph) -> str:

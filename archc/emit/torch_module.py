@@ -40,7 +40,8 @@ def instantiate(p: ModulePlan) -> nn.Module:
         body = OrderedDict((n, kids[n]) for n in o["body"])
         after = OrderedDict((n, kids[n]) for n in o["after"])
         shortcut = kids[o["shortcut"]] if o["shortcut"] else None
-        return _class(p.cls_name, runtime.Residual)(body, shortcut, o["shortcut"] or "shortcut", after, o["how"])
+        return _class(p.cls_name, runtime.Residual)(body, shortcut, o["shortcut"] or "shortcut", after, o["how"],
+                                                    o["shortcut_first"])
     if p.container == "Parallel":
         return _class(p.cls_name, runtime.Parallel)(kids, p.options["how"])
     if p.container == "Dense":

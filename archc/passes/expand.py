@@ -27,12 +27,12 @@ from archc.layers.init import InitError, parse_init
 from archc.passes.limits import Limits
 from archc.spec.expr import Anchor, Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
-from archc.spec.model import IDENTIFIER, PARAM_TYPES
+from archc.spec.model import MODULE_NAME, PARAM_TYPES
 from archc.spec.yaml_source import YMap, key_loc, value_loc
 from archc.symbolic import SymSize
 
 META_KEYS = ("name", "from", "merge", "when", "trainable")
-_NAME_RE = re.compile(IDENTIFIER)
+_NAME_RE = re.compile(MODULE_NAME)
 Count = Annotated[int, Strict(), Field(ge=0)]
 
 
@@ -236,7 +236,7 @@ class Expander:
             name = self.value(args["name"], value_loc(raw, "name", loc), scope)
             if not isinstance(name, str) or not _NAME_RE.match(name):
                 self.fail("bad-name", f"invalid layer name {name!r}", value_loc(raw, "name", loc), scope,
-                          expected="an identifier (letters, digits, _; not starting with a digit)", found=repr(name),
+                          expected="letters, digits, _ and -, not starting with a digit", found=repr(name),
                           hint="names become module attributes and state_dict keys")
             out["name"] = name
         if "from" in args:
@@ -419,8 +419,10 @@ class Expander:
             if node.sources:
                 self.fail("bad-from", "'from' cannot be used inside a residual", node.loc, scope,
                           hint="wrap the layers in a 'sequential' inside the body")
+        keys = list(args)
+        shortcut_first = "shortcut" in keys and keys.index("shortcut") < keys.index("body")
         node = Residual(kind="residual", name="", path="", loc=loc, notes=scope.notes, body=body, shortcut=shortcut,
-                        after=after, how=a.merge)
+                        after=after, how=a.merge, shortcut_first=shortcut_first and shortcut is not None)
         self.name_children(node.children(), scope)
         return [node]
 
@@ -435,7 +437,7 @@ class Expander:
             bloc = value_loc(a.branches, bname, loc)
             if not isinstance(bname, str) or not _NAME_RE.match(bname):
                 self.fail("bad-name", f"invalid branch name {bname!r}", key_loc(a.branches, bname, loc), scope,
-                          expected="an identifier")
+                          expected="letters, digits, _ and -, not starting with a digit")
             items = self.layer_list(raw, bloc, scope, f"branches.{bname}")
             branches.append(self.group(items, bname, bloc, scope, "branch"))
         node = Parallel(kind="parallel", name="", path="", loc=loc, notes=scope.notes, branches=branches, how=a.merge)

@@ -18,6 +18,9 @@ from pydantic import (
 )
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# module names (name:, branch names) may also hold '-', as torchvision's RegNet's 'block1-0' do;
+# never '.', which separates state_dict keys, and never a leading digit (automatic numbering's)
+MODULE_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 Identifier = Annotated[str, Strict(), Field(pattern=IDENTIFIER, max_length=100)]
 PARAM_TYPES = ("int", "float", "bool", "str", "list")
 
