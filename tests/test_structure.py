@@ -87,6 +87,8 @@ STD_USES = [
     ("inverted_residual_v3", (8, 9, 9), {"channels": 8, "expanded": 8, "expand": False, "residual": True}),
     ("regnet_block", (8, 9, 9), {"channels": 16, "stride": 2, "project": True, "se": True}),
     ("regnet_block-identity", (16, 9, 9), {"channels": 16, "group_width": 4}),
+    ("mnas_layers", (8, 9, 9), {"channels": 12, "kernel_size": 5, "stride": 2, "expand": 3}),
+    ("mnas_inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
 ]
 
