@@ -513,7 +513,9 @@ def _is_type(value: Any, wanted: str) -> bool:
     if wanted == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if wanted == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        # sizes (kernel_size, padding …) are an int or one int per dim, as torch takes them
+        ints = value if isinstance(value, list) and value else [value]
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in ints)
     return _type_name(value) == wanted or (wanted == "list" and isinstance(value, list))
 
 
