@@ -89,6 +89,8 @@ STD_USES = [
     ("regnet_block-identity", (16, 9, 9), {"channels": 16, "group_width": 4}),
     ("mnas_layers", (8, 9, 9), {"channels": 12, "kernel_size": 5, "stride": 2, "expand": 3}),
     ("mnas_inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
+    ("fused_mbconv_body", (8, 9, 9), {"channels": 12, "stride": 2}),
+    ("fused_mbconv", (8, 9, 9), {"channels": 8, "expand": 1, "residual": True}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
 ]
 

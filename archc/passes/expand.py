@@ -338,9 +338,10 @@ class Expander:
         node = Seq(kind=info.name, name="", path="", loc=loc, notes=scope.notes, items=items, cls_name=class_name(info.name))
         # A block that is one container *is* that container (so torchvision's BasicBlock is
         # a residual module with conv1, bn1 … directly, not wrapped in a Sequential).
-        # An explicitly named inner container keeps its own level (names are an API).
+        # An explicitly named inner container keeps its own level (names are an API), and so
+        # does another block's instance: only a container written inline here is absorbed.
         if (len(items) == 1 and isinstance(items[0], (Seq, Residual, Parallel, Dense))
-                and not items[0].sources and items[0].name.isdigit()):
+                and not items[0].sources and items[0].name.isdigit() and items[0].cls_name is None):
             only = items[0]
             only.cls_name, only.kind, only.loc, only.name = class_name(info.name), info.name, loc, ""
             node = only
