@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "same-padding-stride": "padding='same' with a stride above 1",
     "groups-mismatch": "groups not dividing the input or output channels",
     "bad-dim": "a dim argument out of range or naming the batch",
+    "bad-slice": "a channel slice that is empty or reaches past the input's channels",
     "merge-mismatch": "tensors merged by add/mul/concat whose shapes do not fit together",
     "unknown-source": "'from:' names no earlier layer of the same list",
     "needs-concrete-size": "a layer that needs concrete sizes (flatten, some ceil_mode pools) on a symbolic input",

@@ -33,6 +33,20 @@ def initialise(module: nn.Module, **params: tuple) -> nn.Module:
     return module
 
 
+class SliceChannels(nn.Module):
+    """Channels start … stop − 1 of the input (ShuffleNet's split: x.chunk(2, dim=1))."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+    def extra_repr(self) -> str:
+        return f"start={self.start}, stop={self.stop}"
+
+
 class Chain(nn.Module):
     """Children applied in order, where a child may read earlier children's outputs.
 

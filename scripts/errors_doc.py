@@ -81,6 +81,7 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "same-padding-stride": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, stride: 2, padding: same}\n"}, []),
     "groups-mismatch": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, groups: 2}\n"}, []),
     "bad-dim": ({"spec.yaml": H + "layers:\n  - flatten: {start_dim: 0}\n"}, []),
+    "bad-slice": ({"spec.yaml": H + "layers:\n  - slice_channels: {start: 2, stop: 8}\n"}, []),
     "merge-mismatch": ({"spec.yaml": H + "imports: [std]\nlayers:\n  - residual_block: {channels: 64, stride: 2}\n"}, []),
     "unknown-source": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, name: stem}\n  - relu: {from: sterm}\n"}, []),
     "needs-concrete-size": ({"spec.yaml": "archc: 1\nname: net\ninput: [1, H, W]\nlayers:\n  - conv2d: {out_channels: 6, kernel_size: 5}\n"

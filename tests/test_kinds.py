@@ -17,8 +17,21 @@ import archc.layers
 _INFERRED = {"Conv": "in_channels", "BatchNorm": "num_features", "Linear": "in_features"}
 
 
+class _TorchSlice(nn.Module):
+    """The answer key for slice_channels: torch's own slicing, x[:, start:stop]."""
+
+    def __init__(self, start: int = 0, stop: int = 0):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x):
+        return x[:, self.start:self.stop]
+
+
 def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    if torch_cls == "slice":
+        return _TorchSlice(**kwargs)
     for prefix, name in _INFERRED.items():
         if torch_cls.startswith(prefix):
             kwargs[name] = in_shape[0]
@@ -107,6 +120,9 @@ ROWS = [
     ("softmax", (10,), "softmax", {"dim": 1}, "Softmax"),
     ("log_softmax-channels", (3, 4, 4), "log_softmax", {"dim": 1}, "LogSoftmax"),
     ("identity", (3, 4, 4), "identity", {}, "Identity"),
+    ("slice_channels-first-half", (6, 4, 4), "slice_channels", {"stop": 3}, "slice"),
+    ("slice_channels-middle", (6, 4, 4), "slice_channels", {"start": 1, "stop": 5}, "slice"),
+    ("channel_shuffle", (6, 4, 4), "channel_shuffle", {"groups": 3}, "ChannelShuffle"),
 ]
 
 
@@ -132,6 +148,11 @@ def test_every_registered_kind_has_a_torch_row():
 @pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
 def test_built_module_equals_independent_torch_module(in_shape, kind, args, torch_cls):
     """archc's builder makes the same module torch makes from the same arguments."""
+    if torch_cls == "slice":  # archc's runtime module: compare what it computes instead
+        built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
+        x = torch.randn(2, *in_shape)
+        assert torch.equal(built(x), _torch_module(torch_cls, args, in_shape)(x))
+        return
     built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
     reference = _torch_module(torch_cls, args, in_shape)
     assert repr(built) == repr(reference)
@@ -157,6 +178,7 @@ REFUSED = [
     ("avg-pool-output-too-small", (3, 1, 5), "avg_pool2d", {"kernel_size": 2}, "AvgPool2d", "output-too-small"),
     ("linear-on-image", (3, 4, 4), "linear", {"out_features": 10}, "Linear", "wrong-rank"),
     ("batch-norm2d-on-flat", (10,), "batch_norm2d", {}, "BatchNorm2d", "wrong-rank"),
+    ("channel-shuffle-groups-not-dividing", (6, 4, 4), "channel_shuffle", {"groups": 4}, "ChannelShuffle", "groups-mismatch"),
 ]
 
 
@@ -171,3 +193,10 @@ def test_archc_refuses_what_torch_refuses(in_shape, kind, args, torch_cls, code)
     with pytest.raises((RuntimeError, ValueError)):
         module = _torch_module(torch_cls, args, in_shape)
         module(torch.zeros(2, *in_shape))
+
+
+@pytest.mark.parametrize("args", [{"stop": 7}, {"start": 3, "stop": 3}, {"start": 5, "stop": 2}])
+def test_slice_channels_refuses_empty_or_out_of_range_slices(args):
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([{"slice_channels": args}], (6, 4, 4))
+    assert info.value.code == "bad-slice"

@@ -91,6 +91,8 @@ STD_USES = [
     ("mnas_inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
     ("fused_mbconv_body", (8, 9, 9), {"channels": 12, "stride": 2}),
     ("fused_mbconv", (8, 9, 9), {"channels": 8, "expand": 1, "residual": True}),
+    ("shuffle_unit", (8, 9, 9), {}),
+    ("shuffle_down", (8, 9, 9), {"channels": 12}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
 ]
 

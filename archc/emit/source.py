@@ -37,7 +37,7 @@ class _Printer:
             return base
         key = (p.cls_name, base)
         if key not in self.classes:
-            name, taken = p.cls_name, set(self.classes.values()) | set(_BASES) | {"nn", "torch", "merge", "initialise"}
+            name, taken = p.cls_name, set(self.classes.values()) | set(_BASES) | {"nn", "torch", "merge", "initialise", "SliceChannels"}
             while name in taken:
                 name += "_"
             self.classes[key] = name
@@ -48,7 +48,9 @@ class _Printer:
         if p.call is not None:
             args = [repr(a) for a in p.call.args] + [f"{k}={v!r}" for k, v in p.call.kwargs.items()]
             frozen = ".requires_grad_(False)" if p.frozen else ""
-            call = f"nn.{p.call.cls}({', '.join(args)})"
+            if p.call.runtime:
+                self.uses_runtime = True
+            call = f"{'' if p.call.runtime else 'nn.'}{p.call.cls}({', '.join(args)})"
             if p.init:
                 self.uses_runtime = True
                 inits = ", ".join(f"{name}={spec!r}" for name, spec in p.init.items())

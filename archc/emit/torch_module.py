@@ -26,7 +26,7 @@ def _class(name: str | None, base: type) -> type:
 
 def instantiate(p: ModulePlan) -> nn.Module:
     if p.call is not None:
-        module = getattr(nn, p.call.cls)(*p.call.args, **p.call.kwargs)
+        module = getattr(runtime if p.call.runtime else nn, p.call.cls)(*p.call.args, **p.call.kwargs)
         if p.init:  # right after construction, so random draws come in the same order as in the source
             runtime.initialise(module, **p.init)
         return module.requires_grad_(False) if p.frozen else module

@@ -7,11 +7,11 @@ from archc.layers.conv import Conv
 from archc.layers.linear import Linear
 from archc.layers.norm import BatchNorm, LocalResponseNorm
 from archc.layers.pool import AdaptivePool, AvgPool, MaxPool
-from archc.layers.shape import Dropout, Flatten, Identity
+from archc.layers.shape import ChannelShuffle, Dropout, Flatten, Identity, SliceChannels
 
 _KIND_CLASSES: list[type[Kind]] = [
     Conv, MaxPool, AvgPool, AdaptivePool, BatchNorm, LocalResponseNorm,
-    Linear, Flatten, Dropout, Identity, *ACTIVATION_KINDS,
+    Linear, Flatten, Dropout, Identity, SliceChannels, ChannelShuffle, *ACTIVATION_KINDS,
 ]
 
 

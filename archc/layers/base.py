@@ -50,12 +50,15 @@ class TorchCall:
     """A torch.nn constructor call: the one description both emitters use.
 
     The module emitter calls getattr(torch.nn, cls)(*args, **kwargs); the source emitter
-    prints `nn.<cls>(...)` from the same values, so the two cannot disagree.
+    prints `nn.<cls>(...)` from the same values, so the two cannot disagree. With
+    runtime=True the class is one of archc's runtime modules (plain PyTorch that the
+    generated source inlines), for operations torch.nn has no module for.
     """
 
     cls: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    runtime: bool = False
 
 
 class Kind:

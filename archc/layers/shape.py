@@ -7,6 +7,8 @@ from archc.layers.base import (
     Inferred,
     Int,
     Kind,
+    NonNegativeInt,
+    PositiveInt,
     Probability,
     TorchCall,
     expect_rank,
@@ -77,3 +79,62 @@ class Identity(Kind):
 
     def torch_call(self, kind, a, shape):
         return TorchCall("Identity")
+
+
+class SliceChannelsArgs(Args):
+    start: NonNegativeInt = 0
+    stop: PositiveInt
+
+
+class SliceChannels(Kind):
+    names = ("slice_channels",)
+    family = "shape"
+    Args = SliceChannelsArgs
+    summary = "channels start … stop − 1 (ShuffleNet's channel split; torch: x[:, start:stop])"
+
+    def infer(self, kind, a: SliceChannelsArgs, shape):
+        expect_rank(kind, shape, (1, 2, 3, 4), "channels-first")
+        if not a.start < a.stop <= shape[0]:
+            from archc.shapes import ShapeError
+
+            raise ShapeError("bad-slice", "the channel slice must be non-empty and inside the input",
+                             expected=f"0 ≤ start < stop ≤ {shape[0]}", found=f"start {a.start}, stop {a.stop}")
+        return Inferred((a.stop - a.start, *shape[1:]))
+
+    def explain(self, kind, a, shape, out):
+        return [f"slice_channels {a.start}:{a.stop} of {shape[0]}: {a.stop} − {a.start} = {out.shape[0]} channels"]
+
+    def torch_call(self, kind, a: SliceChannelsArgs, shape):
+        return TorchCall("SliceChannels", (a.start, a.stop), runtime=True)
+
+    def label(self, kind, a):
+        return f"channels {a.start}:{a.stop}"
+
+
+class ChannelShuffleArgs(Args):
+    groups: PositiveInt
+
+
+class ChannelShuffle(Kind):
+    names = ("channel_shuffle",)
+    family = "shape"
+    Args = ChannelShuffleArgs
+    summary = "interleave the channels of `groups` groups (torch.nn.ChannelShuffle; ShuffleNet)"
+
+    def infer(self, kind, a: ChannelShuffleArgs, shape):
+        expect_rank(kind, shape, (2, 3, 4), "channels×spatial")
+        if shape[0] % a.groups:
+            from archc.shapes import ShapeError
+
+            raise ShapeError("groups-mismatch", "groups must divide the channels",
+                             expected=f"channels divisible by groups={a.groups}", found=f"channels = {shape[0]}")
+        return Inferred(shape)
+
+    def explain(self, kind, a, shape, out):
+        return [f"channel_shuffle: {a.groups} groups of {shape[0] // a.groups} channels interleaved; shape unchanged"]
+
+    def torch_call(self, kind, a: ChannelShuffleArgs, shape):
+        return TorchCall("ChannelShuffle", (a.groups,))
+
+    def label(self, kind, a):
+        return f"channel_shuffle {a.groups}"
