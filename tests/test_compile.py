@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import SPECS
 
 import archc
-from conftest import SPECS
 
 # every container archc builds: Residual (resnet18), Parallel (googlenet), Dense (densenet),
 # Chain with from: (squeezenet), broadcasting mul in squeeze-excitation (efficientnet)
