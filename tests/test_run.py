@@ -62,11 +62,24 @@ def test_run_refuses_an_input_of_the_wrong_shape(tmp_path, capsys):
     assert "error[bad-input]" in err and "expected 1×3×3 (one sample) or N×1×3×3; found 2×2" in err
 
 
-def test_run_is_repeatable_with_random_parameters(capsys):
+def test_run_refuses_an_input_made_for_another_spec(capsys):
     args = ["run", str(SPECS / "d2l" / "lenet.yaml"), "--input", str(LECTURE / "inputs" / "3x3.json")]
     # lenet wants 1×28×28: a clear error, not a crash
     assert main(args) == 1
-    capsys.readouterr()
+    assert "error[bad-input]" in capsys.readouterr().err
+
+
+def test_run_with_random_parameters_repeats_for_a_seed_and_differs_across_seeds(tmp_path, capsys):
+    data = tmp_path / "x.json"
+    data.write_text(json.dumps([[[1, 2, 3], [4, 5, 6], [7, 8, 9]]] * 3))  # 3×3×3
+    spec = str(LECTURE / "conv_1x1.yaml")  # no init: its weights are random
+    outputs = []
+    for seed in ("0", "0", "1"):
+        assert main(["run", spec, "--input", str(data), "--seed", seed]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0].startswith("output 2×3×3:")
+    assert outputs[0] == outputs[1]
+    assert outputs[0] != outputs[2]
 
 
 @pytest.mark.parametrize("init,check", [
