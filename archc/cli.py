@@ -6,12 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from archc.cli_options import (
-    add_depth_option,
-    add_limit_options,
-    check_from,
-    limits_from,
-)
+from archc.cli_options import add_depth_option, add_limit_options, check_from, limits_from
 from archc.emit.diagram_cli import register as register_render
 from archc.errors import ArchcError, ArchcErrors
 

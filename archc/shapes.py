@@ -85,6 +85,13 @@ def pool_output_size(
     return out
 
 
+def require_groups_divide(count: int, groups: int, what: str) -> None:
+    """Grouped convolutions and channel shuffles split `what` into equal groups."""
+    if count % groups:
+        raise ShapeError("groups-mismatch", f"groups must divide the {what}",
+                         expected=f"{what} divisible by groups={groups}", found=f"{what} = {count}")
+
+
 def broadcast_size(a, b):
     """One dim of torch's broadcasting: equal sizes, or one of them 1."""
     from archc.symbolic import require_equal

@@ -3,14 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from archc.spec.expr import (
-    Deferred,
-    ExprError,
-    InShape,
-    NeedsInput,
-    evaluate,
-    substitute,
-)
+from archc.spec.expr import Deferred, ExprError, InShape, NeedsInput, evaluate, substitute
 
 
 @pytest.mark.parametrize("source,names,expected", [

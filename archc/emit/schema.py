@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from archc.graph import MERGES
 from archc.layers import KINDS
 from archc.spec.model import SpecDoc
+from archc.spec.structure import LAYER_LISTS, STRUCTURAL
 
 SCHEMA_ID = "https://archc.dev/schema/spec-v1.json"
 _EXPR = {"type": "string", "pattern": r"^\$", "description": "a parameter ($p) or an expression (${...})"}
@@ -22,15 +24,6 @@ _META = {
     "merge": {"enum": ["concat", "add", "mul"], "description": "how several 'from' inputs combine"},
     "when": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "false drops this layer"},
     "trainable": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "false freezes its parameters"},
-}
-_STRUCTURAL = {
-    "sequential": ({"layers": _LAYERS}, ["layers"]),
-    "repeat": ({"times": {"type": "integer", "minimum": 0}, "layers": _LAYERS, "prefix": {"type": "string"}}, ["times", "layers"]),
-    "residual": ({"body": _LAYERS, "shortcut": _LAYERS, "shortcut_name": {"type": "string"}, "after": _LAYERS,
-                  "merge": {"enum": ["add", "mul", "concat"]}}, ["body"]),
-    "parallel": ({"branches": {"type": "object", "additionalProperties": _LAYERS, "minProperties": 1},
-                  "merge": {"enum": ["concat", "add", "mul"]}}, ["branches"]),
-    "dense": ({"units": {"type": "integer", "minimum": 0}, "layers": _LAYERS, "prefix": {"type": "string"}}, ["units", "layers"]),
 }
 
 
@@ -67,6 +60,21 @@ def _kind_entry(kind: str, args: dict, takes_no_required: bool) -> dict:
     return entry
 
 
+def _structural_properties(raw: dict) -> dict:
+    """A structural kind's properties, with its layer lists pointing at the layer schema."""
+    props = {}
+    for name, prop in raw.get("properties", {}).items():
+        if name in LAYER_LISTS:
+            props[name] = _LAYERS
+        elif name == "branches":
+            props[name] = {"type": "object", "additionalProperties": _LAYERS, "minProperties": 1}
+        elif name == "merge":  # a plain str in the model, so that a typo gets archc's located hint
+            props[name] = {"enum": list(MERGES), "default": prop.get("default")}
+        else:
+            props[name] = prop
+    return props
+
+
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of an archc spec file."""
     entries, bare = [], []
@@ -82,11 +90,12 @@ def spec_schema() -> dict[str, Any]:
             properties["init"] = _init_schema()
         entries.append(_kind_entry(kind, _args_schema(properties, [], KINDS[kind].summary), True))
         bare.append(kind)
-    for kind, (props, required) in _STRUCTURAL.items():
-        entries.append(_kind_entry(kind, _args_schema(props, required), False))
+    for kind, model in STRUCTURAL.items():
+        raw = model.model_json_schema()
+        entries.append(_kind_entry(kind, _args_schema(_structural_properties(raw), raw.get("required", [])), False))
     block_use = {
         "type": "object", "minProperties": 1, "maxProperties": 1,
-        "propertyNames": {"not": {"enum": sorted([*KINDS, *_STRUCTURAL])}},
+        "propertyNames": {"not": {"enum": sorted([*KINDS, *STRUCTURAL])}},
         "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]},
         "description": "a block in scope, used with its parameters",
     }

@@ -4,28 +4,10 @@ from __future__ import annotations
 from typing import Literal
 
 from archc.layers.base import (
-    Args,
-    Bool,
-    Inferred,
-    Kind,
-    PadSizes,
-    PositiveInt,
-    Sizes,
-    TorchCall,
-    compact,
-    expect_rank,
-    explain_windows,
-    per_dim,
-    plain,
-    spatial_rank,
+    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, compact, expect_rank, explain_windows,
+    per_dim, plain, spatial_rank,
 )
-from archc.shapes import (
-    ShapeError,
-    conv_output_size,
-    format_shape,
-    product,
-    same_padding,
-)
+from archc.shapes import ShapeError, conv_output_size, format_shape, product, require_groups_divide, same_padding
 from archc.symbolic import require_at_least
 
 
@@ -69,9 +51,7 @@ class Conv(Kind):
                     hint="a linear layer's output has no spatial dims; convolutions come before flatten")
         channels, spatial = shape[0], shape[1:]
         for what, count in (("input channels", channels), ("out_channels", a.out_channels)):
-            if count % a.groups:
-                raise ShapeError("groups-mismatch", f"groups must divide the {what}",
-                                 expected=f"{what} divisible by groups={a.groups}", found=f"{what} = {count}")
+            require_groups_divide(count, a.groups, what)
         if a.padding_mode != "zeros":
             for size, (lo, hi) in zip(spatial, pads):
                 need = max(lo, hi) + (0 if a.padding_mode == "circular" else 1)

@@ -1,15 +1,7 @@
 """Fully connected layers."""
 from __future__ import annotations
 
-from archc.layers.base import (
-    Args,
-    Bool,
-    Inferred,
-    Kind,
-    PositiveInt,
-    TorchCall,
-    expect_rank,
-)
+from archc.layers.base import Args, Bool, Inferred, Kind, PositiveInt, TorchCall, expect_rank
 
 
 class LinearArgs(Args):

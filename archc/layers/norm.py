@@ -1,17 +1,7 @@
 """Normalisation: batch norm and local response norm."""
 from __future__ import annotations
 
-from archc.layers.base import (
-    Args,
-    Bool,
-    Inferred,
-    Kind,
-    Number,
-    PositiveInt,
-    TorchCall,
-    expect_rank,
-    spatial_rank,
-)
+from archc.layers.base import Args, Bool, Inferred, Kind, Number, PositiveInt, TorchCall, expect_rank, spatial_rank
 
 
 class BatchNormArgs(Args):

@@ -2,20 +2,8 @@
 from __future__ import annotations
 
 from archc.layers.base import (
-    Args,
-    Bool,
-    Inferred,
-    Kind,
-    PadSizes,
-    PositiveInt,
-    Sizes,
-    TorchCall,
-    compact,
-    expect_rank,
-    explain_windows,
-    per_dim,
-    plain,
-    spatial_rank,
+    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, compact, expect_rank, explain_windows,
+    per_dim, plain, spatial_rank,
 )
 from archc.shapes import ShapeError, format_shape, pool_output_size
 

@@ -2,19 +2,9 @@
 from __future__ import annotations
 
 from archc.layers.base import (
-    Args,
-    Bool,
-    Inferred,
-    Int,
-    Kind,
-    NonNegativeInt,
-    PositiveInt,
-    Probability,
-    TorchCall,
-    expect_rank,
-    spatial_rank,
+    Args, Bool, Inferred, Int, Kind, NonNegativeInt, PositiveInt, Probability, TorchCall, expect_rank, spatial_rank,
 )
-from archc.shapes import flatten_shape, format_shape, product
+from archc.shapes import ShapeError, flatten_shape, format_shape, product, require_groups_divide
 
 
 class FlattenArgs(Args):
@@ -95,8 +85,6 @@ class SliceChannels(Kind):
     def infer(self, kind, a: SliceChannelsArgs, shape):
         expect_rank(kind, shape, (1, 2, 3, 4), "channels-first")
         if not a.start < a.stop <= shape[0]:
-            from archc.shapes import ShapeError
-
             raise ShapeError("bad-slice", "the channel slice must be non-empty and inside the input",
                              expected=f"0 ≤ start < stop ≤ {shape[0]}", found=f"start {a.start}, stop {a.stop}")
         return Inferred((a.stop - a.start, *shape[1:]))
@@ -123,11 +111,7 @@ class ChannelShuffle(Kind):
 
     def infer(self, kind, a: ChannelShuffleArgs, shape):
         expect_rank(kind, shape, (2, 3, 4), "channels×spatial")
-        if shape[0] % a.groups:
-            from archc.shapes import ShapeError
-
-            raise ShapeError("groups-mismatch", "groups must divide the channels",
-                             expected=f"channels divisible by groups={a.groups}", found=f"channels = {shape[0]}")
+        require_groups_divide(shape[0], a.groups, "channels")
         return Inferred(shape)
 
     def explain(self, kind, a, shape, out):

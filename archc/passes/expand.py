@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SkipValidation,
-    Strict,
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
@@ -28,56 +21,12 @@ from archc.passes.limits import Limits
 from archc.spec.expr import Anchor, Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
 from archc.spec.model import MODULE_NAME, PARAM_TYPES
+from archc.spec.structure import STRUCTURAL, DenseArgs, ParallelArgs, RepeatArgs, ResidualArgs, SequentialArgs
 from archc.spec.yaml_source import YMap, key_loc, value_loc
 from archc.symbolic import SymSize
 
 META_KEYS = ("name", "from", "merge", "when", "trainable")
 _NAME_RE = re.compile(MODULE_NAME)
-Count = Annotated[int, Strict(), Field(ge=0)]
-
-
-class _Structural(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SequentialArgs(_Structural):
-    layers: SkipValidation[Any]
-
-
-class RepeatArgs(_Structural):
-    times: Count
-    layers: SkipValidation[Any]
-    prefix: Annotated[str, Strict()] | None = None
-
-
-class ResidualArgs(_Structural):
-    body: SkipValidation[Any]
-    shortcut: SkipValidation[Any] = None
-    shortcut_name: Annotated[str, Strict()] = "shortcut"
-    after: SkipValidation[Any] = None
-    merge: str = "add"
-
-
-class ParallelArgs(_Structural):
-    branches: SkipValidation[Any]
-    merge: str = "concat"
-
-
-class DenseArgs(_Structural):
-    units: Count
-    layers: SkipValidation[Any]
-    prefix: Annotated[str, Strict()] | None = None
-
-
-STRUCTURAL: dict[str, type[_Structural]] = {
-    "sequential": SequentialArgs,
-    "repeat": RepeatArgs,
-    "residual": ResidualArgs,
-    "parallel": ParallelArgs,
-    "dense": DenseArgs,
-}
-
-
 def class_name(name: str) -> str:
     """vgg_block → VggBlock: the module class a block's instances get."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"

@@ -14,14 +14,7 @@ from archc.passes.expand import validate_args
 from archc.passes.limits import Limits
 from archc.shapes import ShapeError, broadcast_size, format_shape, product
 from archc.spec.expr import Deferred, ExprError, InShape
-from archc.symbolic import (
-    Constraints,
-    NeedsConcrete,
-    collecting,
-    is_symbolic,
-    require_equal,
-    stop_collecting,
-)
+from archc.symbolic import Constraints, NeedsConcrete, collecting, is_symbolic, require_equal, stop_collecting
 
 
 class _Stop(Exception):

@@ -176,7 +176,7 @@ class _BlockCollector:
                                  expected="each block name defined once across the spec and its imports",
                                  found=f"also defined at {first}", hint="rename one of them")
             from archc.layers import KINDS
-            from archc.passes.expand import STRUCTURAL
+            from archc.spec.structure import STRUCTURAL
 
             if name in KINDS or name in STRUCTURAL:
                 raise ArchcError("block-shadowed", f"block '{name}' has the name of a built-in kind", loc,

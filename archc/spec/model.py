@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SkipValidation,
-    Strict,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, Strict, field_validator
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # module names (name:, branch names) may also hold '-', as torchvision's RegNet's 'block1-0' do;
