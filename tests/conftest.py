@@ -1,6 +1,7 @@
 """Shared helpers: the reference facts, specs from text, torch as the answer key."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import yaml
 import archc
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE = REPO.parent / "shared" / "reference"
+# the reference facts, copied from ../shared/reference by scripts/sync_reference.py (a test
+# keeps the copy current whenever ../shared is there), so a plain clone's suite has them
+REFERENCE = REPO / "tests" / "reference"
 SPECS = REPO / "specs"
 
 
@@ -27,8 +30,23 @@ def load_script(name: str):
 def reference(name: str) -> dict:
     path = REFERENCE / name
     if not path.exists():
-        pytest.fail(f"reference facts missing: {path} (CI has ../shared beside the checkout)")
+        pytest.fail(f"reference facts missing: {path} (run scripts/sync_reference.py)")
     return json.loads(path.read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def checked(path: Path) -> archc.Graph:
+    """A spec file checked once per test session (emitters only read graphs)."""
+    return archc.check(path)
+
+
+@functools.lru_cache(maxsize=None)
+def built(path: Path):
+    """A spec file's module, built once per test session and shared by the tests that need
+    it. Building is most of what a spec test costs (random init of ResNet-152, VGG-19 …).
+    A test may set every weight (the probe rule does) but must not rely on the random init
+    or leave the module in training mode."""
+    return archc.build(checked(path)).eval()
 
 
 def spec_text(layers, input_shape=(3, 16, 16), **top) -> str:
@@ -58,13 +76,14 @@ def torch_params(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def assert_every_node_matches_torch(graph: archc.Graph, batch: int = 2) -> None:
-    """Run the built module once; every node's inferred output shape, parameter count and
-    MACs must equal what the real submodule at that node's path produced and holds."""
+def assert_every_node_matches_torch(graph: archc.Graph, batch: int = 2, model=None) -> None:
+    """Run the built module (`model`, or one built now) once; every node's inferred output
+    shape, parameter count and MACs must equal what the real submodule at that node's path
+    produced and holds."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = archc.build(graph).eval()
+    model = (model if model is not None else archc.build(graph)).eval()
     modules = dict(model.named_modules())
     seen: dict[str, tuple] = {}
     hooks = [module.register_forward_hook(lambda m, i, o, path=path: seen.__setitem__(path, tuple(o.shape[1:])))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import SPECS, assert_every_node_matches_torch, reference
+from conftest import SPECS, assert_every_node_matches_torch, built, checked, reference
+from fingerprint import fingerprint_differences, probe_fingerprint
 from lecture_nets import NETWORKS
 
 import archc
@@ -28,7 +29,7 @@ def test_lecture_spec_matches_reference_stage_by_stage(name):
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=[str(p.relative_to(SPECS)) for p in ALL_SPECS])
 def test_spec_builds_and_every_node_agrees_with_torch(path):
-    assert_every_node_matches_torch(archc.check(path), batch=1)
+    assert_every_node_matches_torch(checked(path), batch=1, model=built(path))
 
 
 def _copy_weights_by_position(source: torch.nn.Module, target: torch.nn.Module) -> None:
@@ -68,19 +69,26 @@ TV_SPECS = sorted((SPECS / "torchvision").glob("*.yaml"))
 @pytest.mark.parametrize("path", TV_SPECS, ids=[p.stem for p in TV_SPECS])
 def test_torchvision_spec_has_checkpoint_compatible_state_dict(path):
     facts = TORCHVISION[path.stem]
-    graph = archc.check(path)
+    graph = checked(path)
     assert graph.root.params == facts["params"]
     assert graph.root.macs == facts["macs_conv_linear"]
     assert list(graph.root.out_shape) == facts["output"]
-    model = archc.build(graph)
-    keys = [[key, list(tensor.shape)] for key, tensor in model.state_dict().items()]
+    keys = [[key, list(tensor.shape)] for key, tensor in built(path).state_dict().items()]
     assert keys == facts["state_dict"]
+
+
+@pytest.mark.parametrize("path", TV_SPECS, ids=[p.stem for p in TV_SPECS])
+def test_torchvision_spec_computes_what_torchvision_computes(path):
+    """Same keys are not enough: a wrong activation or a missing ReLU computes something
+    else. The probe fingerprint of torchvision's module is the answer key."""
+    facts = TORCHVISION[path.stem]
+    ours = probe_fingerprint(built(path), facts["input"])
+    assert not fingerprint_differences(ours, facts["probe"])
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=[str(p.relative_to(SPECS)) for p in ALL_SPECS])
 def test_generated_source_builds_the_same_module(path):
-    graph = archc.check(path)
-    ours = archc.build(graph).eval()
+    graph, ours = checked(path), built(path)
     namespace: dict = {}
     exec(compile(archc.source(graph), f"{path.stem}_generated.py", "exec"), namespace)  # noqa: S102 - our own output
     theirs = namespace["build"]().eval()
