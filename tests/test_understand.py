@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from conftest import SPECS, check_layers, reference, torch_macs
+from conftest import SPECS, built, check_layers, checked, reference, torch_macs
 
 import archc
 from archc.cli import main
@@ -35,8 +35,7 @@ def _torch_activation_bytes(model, x) -> int:
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=IDS)
 def test_summary_totals_equal_torch(path):
-    graph = archc.check(path)
-    model = archc.build(graph).eval()
+    graph, model = checked(path), built(path)
     x = torch.zeros(1, *graph.input_shape)
     t = totals(graph)
     assert t.params == sum(p.numel() for p in model.parameters())
