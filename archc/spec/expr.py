@@ -9,6 +9,7 @@ expressions and the calls min/max/abs. Anything else is refused with a located e
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import operator
 import re
@@ -255,13 +256,28 @@ class _Evaluator:
 
 def evaluate(source: str, names: dict[str, Any], incoming: InShape | None = None) -> Any:
     """Evaluate one expression. Raises NeedsInput if it reads `in` and none is given."""
+    return _Evaluator(source, names, incoming).visit(_parse(source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_or_error(source: str) -> ast.AST | ExprError:
     if len(source) > MAX_EXPR_CHARS:
-        raise ExprError("expr-too-long", f"expression longer than {MAX_EXPR_CHARS} characters")
+        return ExprError("expr-too-long", f"expression longer than {MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(_rewrite_in(source.strip()), mode="eval")
-    except SyntaxError as exc:
-        raise ExprError("expr-syntax", f"cannot parse expression '{source}': {exc.msg}") from None
-    return _Evaluator(source, names, incoming).visit(tree)
+        return ast.parse(_rewrite_in(source.strip()), mode="eval")
+    except ExprError as exc:
+        return exc
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        return ExprError("expr-syntax", f"cannot parse expression '{source}': {getattr(exc, 'msg', exc)}")
+
+
+def _parse(source: str) -> ast.AST:
+    """The syntax tree of an expression. Parsing (tokenizing, mostly) costs far more than
+    evaluating, and a repeat evaluates the same few sources again and again: remembered."""
+    tree = _parse_or_error(source)
+    if isinstance(tree, ExprError):
+        raise ExprError(tree.code, tree.message, tree.hint)
+    return tree
 
 
 def substitute(value: Any, names: dict[str, Any]) -> Any:
