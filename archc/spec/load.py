@@ -214,4 +214,37 @@ def load_spec(source: str | Path, *, text: str | bytes | None = None) -> Spec:
         collector.seen_files.add(path.resolve())
     collector.add_imports(doc.imports, raw, path if text is None else None)
     collector.add_blocks(doc.blocks, raw, shown)
+    check_defaults(doc.defaults, raw, collector.blocks)
     return Spec(doc, raw, shown, collector.blocks)
+
+
+def check_defaults(defaults: dict[str, dict], raw: YMap, blocks: dict[str, BlockInfo]) -> None:
+    """Every `defaults:` entry names a built-in kind and only arguments it has: a misspelt
+    kind or argument would otherwise be silently ignored (defaults only apply to matching layers)."""
+    from archc.layers import KINDS
+    from archc.spec.structure import STRUCTURAL
+
+    raw_defaults = raw.get("defaults")
+    sink = ErrorSink()
+    for kind, args in defaults.items():
+        loc = key_loc(raw_defaults, kind, raw.loc)
+        if kind not in KINDS:
+            where = ("a block" if kind in blocks else "a structural kind") if kind in blocks or kind in STRUCTURAL else ""
+            sink.add(ArchcError(
+                "unknown-kind", f"defaults for '{kind}', which is {where}" if where else f"defaults for unknown kind '{kind}'",
+                loc, expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
+                hint=("give a block's defaults as its parameters' default values" if kind in blocks else
+                      did_you_mean(kind, KINDS) or "run 'archc kinds' to list the built-in kinds"),
+            ))
+            continue
+        allowed = [*KINDS[kind].Args.model_fields, "init"]
+        raw_args = raw_defaults.get(kind) if isinstance(raw_defaults, YMap) else None
+        for name in args:
+            if name not in allowed:
+                meta = name in ("name", "from", "merge", "when", "trainable")
+                sink.add(ArchcError(
+                    "unknown-argument", f"defaults for '{kind}': unknown argument '{name}'", key_loc(raw_args, name, loc),
+                    expected="one of " + ", ".join(allowed), found=f"'{name}'",
+                    hint=f"'{name}' belongs to each layer, not to defaults" if meta else did_you_mean(name, allowed),
+                ))
+    sink.raise_if_any()
