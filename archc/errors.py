@@ -11,6 +11,7 @@ CODES: dict[str, str] = {
     "file-not-found": "the spec or an imported file does not exist",
     "file-unreadable": "the file exists but cannot be read (permissions)",
     "file-too-large": "the file is too large to be a spec",
+    "not-a-file": "the path names a directory, device, pipe or other special file, not a regular file",
     "not-utf8": "the file is not UTF-8 text",
     "empty-spec": "the file holds no YAML document",
     "yaml-syntax": "the file is not valid YAML",
@@ -19,6 +20,10 @@ CODES: dict[str, str] = {
     "yaml-key": "a mapping key that is not a plain scalar",
     "duplicate-key": "the same key twice in one mapping",
     "yaml-too-large": "aliases expand to too many values (an alias bomb)",
+    "yaml-too-deep": "lists and mappings nested deeper than 200 levels",
+    "yaml-recursive-alias": "an alias inside the very value its anchor names",
+    "yaml-number": "an integer too long to be a number (more than 4,300 digits)",
+    "yaml-string": "a string with a lone surrogate escape (\\ud800-\\udfff), which is not a character",
     "not-a-mapping": "the top level of the file is not a mapping",
     # the spec's structure
     "unknown-argument": "a key the spec, a kind or a structural kind does not have",
@@ -71,6 +76,7 @@ CODES: dict[str, str] = {
     # resources
     "too-deep": "layers nest deeper than the limit (--max-depth)",
     "too-many-nodes": "the spec expands to more layers than the limit (--max-nodes)",
+    "too-much-work": "expanding the spec would take more work than the limit (layers visited, kept or dropped, and values)",
     "too-many-repeats": "a repeat or dense count above the limit",
     "too-many-params": "more parameters than the limit (--max-params)",
     "too-large": "an activation or the input larger than the limit, or too much memory (--max-memory)",

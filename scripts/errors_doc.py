@@ -28,6 +28,7 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "file-not-found": ({"spec.yaml": H + "imports: [blocks/resnet.yaml]\nlayers: [relu]\n"}, []),
     "file-unreadable": None,
     "file-too-large": ({"spec.yaml": "# " + "x" * 2_100_000 + "\n"}, []),
+    "not-a-file": ({"spec.yaml": H + "imports: [/dev/zero]\nlayers: [relu]\n"}, []),
     "not-utf8": ({"spec.yaml": b"archc: 1\nname: r\xe9seau\n"}, []),
     "empty-spec": ({"spec.yaml": "# nothing here yet\n"}, []),
     "yaml-syntax": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3\n  - relu\n"}, []),
@@ -38,6 +39,10 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "yaml-too-large": ({"spec.yaml": "a: &a [relu, relu, relu, relu, relu, relu, relu, relu, relu, relu]\n"
                         + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdef", "bcdefg"))
                         + H + "layers: *g\n"}, []),
+    "yaml-too-deep": ({"spec.yaml": H + "layers: [relu]\ndescription: " + "[" * 250 + "]" * 250 + "\n"}, []),
+    "yaml-recursive-alias": ({"spec.yaml": H + "layers: &net [relu, sequential: {layers: *net}]\n"}, []),
+    "yaml-number": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 1" + "0" * 5000 + ", kernel_size: 3}\n"}, []),
+    "yaml-string": ({"spec.yaml": H + 'description: "caf\\ud800"\nlayers: [relu]\n'}, []),
     "not-a-mapping": ({"spec.yaml": "- conv2d: {out_channels: 8, kernel_size: 3}\n- relu\n"}, []),
     "unknown-argument": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, strides: 2}\n"}, []),
     "missing-argument": ({"spec.yaml": H + "layers:\n  - conv2d: {kernel_size: 3}\n"}, []),
@@ -88,6 +93,8 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
                              "  - flatten\n  - linear: {out_features: 10}\n"}, []),
     "too-deep": ({"spec.yaml": H + "layers:\n  - sequential:\n      layers:\n        - sequential: {layers: [relu]}\n"}, ["--max-depth", "1"]),
     "too-many-nodes": ({"spec.yaml": H + "layers:\n  - repeat: {times: 5000, layers: [relu, identity]}\n"}, ["--max-nodes", "1000"]),
+    "too-much-work": ({"spec.yaml": H + "layers:\n  - repeat:\n      times: 10000\n      layers:\n        - repeat:\n"
+                       "            times: 10000\n            layers: [relu: {when: false}]\n"}, []),
     "too-many-repeats": ({"spec.yaml": H + "layers:\n  - repeat: {times: 1000000, layers: [relu]}\n"}, []),
     "too-many-params": ({"spec.yaml": H + "layers:\n  - flatten\n  - linear: {out_features: 1000000}\n"}, ["--max-params", "100000000"]),
     "too-large": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 10000000, kernel_size: 3}\n"}, []),

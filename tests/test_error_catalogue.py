@@ -16,7 +16,7 @@ WITHOUT_POSITION = {"unknown-format", "graphviz-missing", "unknown-layer", "devi
 
 def _codes_raised_in_source() -> set[str]:
     pattern = re.compile(
-        r'(?:ArchcError|ShapeError|ExprError|self\.fail|self\.error)\(\s*(?:\w+,\s*)?"([a-z0-9]+(?:-[a-z0-9]+)*)"', re.S)
+        r'(?:ArchcError|ShapeError|ExprError|self\.fail|self\.error|self\.stop)\(\s*(?:\w+,\s*)?"([a-z0-9]+(?:-[a-z0-9]+)*)"', re.S)
     return {m.group(1) for path in (REPO / "archc").rglob("*.py") for m in pattern.finditer(path.read_text())}
 
 

@@ -79,6 +79,20 @@ def test_substitute(value, names, expected):
     ("pair[5]", "expr-index"),
     ("-" * 60 + "1", "expr-too-deep"),
     ("x" * 600, "expr-too-long"),
+    ("10.0 ** 400", "expr-overflow"),
+    ("2.0 ** 1e6", "expr-overflow"),
+    ("10 ** 10 ** 10", "expr-overflow"),
+    ("0.1 ** -1000", "expr-overflow"),
+    ("1.5 ** 200", "expr-overflow"),
+    ("2 ** 62.5", "expr-overflow"),
+    ("0 ** -1", "expr-division-by-zero"),
+    ("0.0 ** -0.5", "expr-division-by-zero"),
+    ("(-8) ** 0.5", "expr-type"),
+    ("1e308 * 10", "expr-overflow"),
+    ("1e400", "expr-overflow"),
+    ("7 // 1e-300", "expr-overflow"),
+    ("1 << 10 ** 9", "expr-not-allowed"),
+    ("'a' * 10 ** 9", "expr-type"),
 ], ids=lambda v: v[:30] if isinstance(v, str) else None)
 def test_refuses(source, code):
     with pytest.raises(ExprError) as info:
@@ -90,3 +104,33 @@ def test_unknown_name_suggests_a_close_one():
     with pytest.raises(ExprError) as info:
         evaluate("chanels * 2", {"channels": 3})
     assert "did you mean 'channels'?" in info.value.hint
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("1.5 ** 64", 1.5 ** 64), ("2 ** 62", 2 ** 62), ("(-1) ** (10 ** 18 + 1)", -1), ("1 ** 10 ** 18", 1),
+    ("2 ** -2", 0.25), ("4 ** 0.5", 2.0), ("0.1 ** 1000", 0.0),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_powers_within_range_still_evaluate(source, expected):
+    assert evaluate(source, {}) == expected
+
+
+def test_a_huge_bound_integer_is_refused_without_converting_it():
+    # a YAML integer of 400 digits bound to a parameter: describing it must not convert it
+    with pytest.raises(ExprError) as info:
+        evaluate("n + 1", {"n": 10 ** 400})
+    assert info.value.code == "expr-overflow" and "2**" in info.value.message
+
+
+def test_nan_is_refused():
+    with pytest.raises(ExprError) as info:
+        evaluate("x * 0", {"x": float("nan")})
+    assert info.value.code == "expr-overflow"
+
+
+def test_a_spec_with_a_float_power_gets_a_located_error():
+    import archc
+
+    with pytest.raises(archc.ArchcError) as info:
+        archc.check("s.yaml", text="archc: 1\nname: t\ninput: [1, 8, 8]\n"
+                    "layers:\n  - conv2d: {out_channels: '${10.0 ** 400}', kernel_size: 3}\n")
+    assert info.value.code == "expr-overflow" and info.value.loc.line == 5

@@ -82,3 +82,59 @@ def test_absurd_file_size_is_refused_before_parsing():
 def test_non_utf8_error_points_at_the_byte():
     err = _error(b"archc: 1\nname: ab\xffc\n")
     assert (err.loc.line, err.loc.col) == (2, 9)
+
+
+@pytest.mark.parametrize("text", [
+    HEAD + "layers: [relu]\ndescription: " + "[" * 330 + "]" * 330 + "\n",
+    HEAD + "layers: [relu]\nx: " + "{a: " * 330 + "1" + "}" * 330 + "\n",
+    HEAD + "layers: [relu]\nx:\n" + "".join(" " * (i + 1) + "-\n" for i in range(400)),
+    # aliases can nest what the composer saw as shallow
+    "".join(f"a{i}: &a{i} " + "[" * 100 + (f"*a{i - 1}" if i else "1") + "]" * 100 + "\n" for i in range(5)) + HEAD + "layers: [relu]\n",
+], ids=["brackets", "braces", "block-lists", "nested-aliases"])
+def test_deep_nesting_is_a_located_error_not_a_recursion_error(text):
+    err = _error(text)
+    assert err.code == "yaml-too-deep" and err.loc is not None
+
+
+@pytest.mark.parametrize("text", [
+    HEAD + "layers: &a [*a]\n",
+    HEAD + "layers: &net [relu, sequential: {layers: *net}]\n",
+    HEAD + "x: &m {k: *m}\nlayers: [relu]\n",
+], ids=["list", "inside-a-layer", "mapping"])
+def test_self_referencing_alias_is_a_located_error(text):
+    err = _error(text)
+    assert err.code == "yaml-recursive-alias" and err.loc.line == 4
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "0x" + "f" * 4000, "1" + ":1" * 3000, "-" + "1" * 4400],
+                         ids=["decimal", "hex", "sexagesimal", "negative"])
+def test_integers_too_long_to_convert_are_located_errors(number):
+    err = _error(HEAD + f"layers:\n  - conv2d: {{out_channels: {number}, kernel_size: 3}}\n")
+    assert err.code == "yaml-number" and (err.loc.line, err.loc.col) == (5, 28)
+
+
+def test_an_integer_of_many_thousand_sexagesimal_digits_is_refused_quickly():
+    start = time.perf_counter()
+    err = _error(HEAD + "layers: [relu]\nx: 1" + ":1" * 200_000 + "\n")
+    assert err.code == "yaml-number" and time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("text", [
+    HEAD + 'description: "caf\\ud800"\nlayers: [relu]\n',
+    HEAD + 'layers: [relu: {"\\udfff": 1}]\n',
+    HEAD + 'layers: [relu: {name: "a\\udc80b"}]\n',
+], ids=["description", "key", "name"])
+def test_lone_surrogates_are_located_errors(text):
+    err = _error(text)
+    assert err.code == "yaml-string" and err.loc.line == 4
+
+
+def test_the_alias_budget_counts_only_aliased_values():
+    # 60,000 values written out plainly: honest, bounded by the file size only
+    text = HEAD + "layers:\n" + "  - conv2d: {out_channels: 4, kernel_size: 1, stride: 1, padding: 0, bias: true}\n" * 10000
+    assert len(archc.check("s.yaml", text=text).root.items) == 10000
+
+
+def test_a_control_character_is_located_where_it_is():
+    err = _error(HEAD + "layers: [relu]\ndescription: ab\x01c\n")
+    assert err.code == "yaml-syntax" and (err.loc.line, err.loc.col) == (5, 16)

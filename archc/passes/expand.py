@@ -18,6 +18,7 @@ from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, S
 from archc.layers import KINDS
 from archc.layers.init import InitError, parse_init
 from archc.passes.limits import Limits
+from archc.passes.work import LAYER_COST, NODE_COST, LowerBound, value_cost
 from archc.spec.expr import Anchor, Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
 from archc.spec.model import MODULE_NAME, PARAM_TYPES
@@ -52,10 +53,22 @@ class _Abort(Exception):
     """Stop expanding the current item; its error is already in the sink."""
 
 
+class _LimitReached(Exception):
+    """A limit on work, nodes, depth or counts: the whole expansion stops here, since going
+    on would spend what the limit is there to save (and repeat the error per iteration)."""
+
+    def __init__(self, error: ArchcError):
+        super().__init__(error.message)
+        self.error = error
+
+
 class Expander:
     def __init__(self, spec: Spec, limits: Limits, sink: ErrorSink, input_shape: tuple | None = None):
         self.spec, self.limits, self.sink = spec, limits, sink
-        self.node_count = 0
+        self.node_count = 0  # nodes kept in the graph, containers included
+        self.work = 0  # units of work spent (passes/work.py), kept or dropped
+        self.lower_bound = LowerBound({name: info.raw for name, info in spec.blocks.items()}, spec.doc.defaults,
+                                      limits.max_work + 1)
         given = input_shape if input_shape is not None else spec.doc.input
         # named sizes (input: [3, H, W]) become symbolic sizes
         self.input_shape = tuple(SymSize(v) if isinstance(v, str) else v for v in given)
@@ -69,6 +82,43 @@ class Expander:
     def fail(self, code: str, message: str, loc: Loc | None, scope: Scope, **kw):
         self.error(code, message, loc, scope, **kw)
         raise _Abort()
+
+    def stop(self, code: str, message: str, loc: Loc | None, scope: Scope, **kw):
+        """A limit is reached: end the whole expansion with this one error."""
+        raise _LimitReached(ArchcError(code, message, loc, notes=list(scope.notes), **kw))
+
+    # -- limits ---------------------------------------------------------------------------
+    def spend(self, units: int, loc: Loc | None, scope: Scope) -> None:
+        self.work += units
+        if self.work > self.limits.max_work:
+            self.stop("too-much-work", "expanding the spec takes too much work", loc, scope,
+                      expected=f"at most {self.limits.max_work:,} units (a layer kept costs {LAYER_COST + NODE_COST}, "
+                               f"one dropped by 'when:' {LAYER_COST}, a value 1)",
+                      found="more", hint="repeats and blocks multiply: check nested repeat counts "
+                                         "and the layers dropped by 'when:', which still cost their visit")
+
+    def count_node(self, loc: Loc | None, scope: Scope) -> None:
+        self.spend(NODE_COST, loc, scope)
+        self.node_count += 1
+        if self.node_count > self.limits.max_nodes:
+            self.stop("too-many-nodes", "the spec expands to too many layers", loc, scope,
+                      expected=f"at most {self.limits.max_nodes:,} nodes", found="more")
+
+    def afford(self, count: int, raw_layers: Any, loc: Loc | None, scope: Scope, what: str) -> None:
+        """Refuse `count` iterations of `raw_layers` before running any, when even the least
+        they can cost does not fit in what is left."""
+        names = {k: v for k, v in scope.names.items() if k != "i"}  # each iteration binds its own i
+        least = self.lower_bound.of_list(raw_layers, names).times(count, self.limits.max_work + 1)
+        if self.work + least.work > self.limits.max_work:
+            self.stop("too-much-work", f"this {what} would take too much work to expand", loc, scope,
+                      expected=f"at most {self.limits.max_work:,} units in all",
+                      found=_at_least(least.work, self.limits.max_work, "units", count),
+                      hint="repeats and blocks multiply: check nested repeat counts; "
+                           "layers dropped by 'when:' still cost their visit")
+        if self.node_count + least.nodes > self.limits.max_nodes:
+            self.stop("too-many-nodes", f"this {what} expands to too many layers", loc, scope,
+                      expected=f"at most {self.limits.max_nodes:,} nodes",
+                      found=_at_least(least.nodes, self.limits.max_nodes, "nodes", count))
 
     # -- entry ----------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -95,8 +145,9 @@ class Expander:
 
     def item(self, item: Any, loc: Loc | None, scope: Scope) -> list[Node]:
         """One entry of a layer list; a repeat without a name splices several nodes."""
+        self.spend(LAYER_COST, loc, scope)  # before `when:` can drop it: a dropped layer was still visited
         if scope.depth > self.limits.max_depth:
-            self.fail("too-deep", "layers nest too deeply", loc, scope,
+            self.stop("too-deep", "layers nest too deeply", loc, scope,
                       expected=f"at most {self.limits.max_depth} levels", found="more")
         if isinstance(item, str):
             kind, args, args_loc = item, YMap(), loc
@@ -130,10 +181,6 @@ class Expander:
                 self.fail("unknown-kind", f"'{kind}' must name a layer kind", loc, scope, found=repr(chosen))
             kind = chosen
 
-        self.node_count += 1
-        if self.node_count > self.limits.max_nodes:
-            self.fail("too-many-nodes", "the spec expands to too many layers", loc, scope,
-                      expected=f"at most {self.limits.max_nodes:,} nodes", found="more")
         if "when" in args:
             # `when:` drops the layer where its condition is false (optional shortcuts …)
             condition = self.concrete(args["when"], value_loc(args, "when", loc), scope, "when")
@@ -141,8 +188,8 @@ class Expander:
                 self.fail("bad-when", "'when' must be true or false", value_loc(args, "when", loc), scope,
                           expected="a boolean, e.g. when: $use_1x1conv or when: ${i > 0}", found=repr(condition))
             if not condition:
-                self.node_count -= 1
                 return []
+        self.count_node(loc, scope)
         # residual and parallel own a `merge:` of their own (how they combine paths)
         own = {"merge"} if kind in ("residual", "parallel") else set()
         meta = self.meta(YMap((k, v) for k, v in args.items() if k not in own), loc, scope, args)
@@ -209,6 +256,7 @@ class Expander:
     # -- values ---------------------------------------------------------------------------
     def value(self, raw: Any, loc: Loc | None, scope: Scope) -> Any:
         """Substitute `$p` and `${…}` throughout a value (lists and mappings too)."""
+        self.spend(1 if isinstance(raw, (list, dict)) else value_cost(raw), loc, scope)
         if isinstance(raw, list):
             return [self.value(v, value_loc(raw, i, loc), scope) for i, v in enumerate(raw)]
         if isinstance(raw, dict):
@@ -228,6 +276,8 @@ class Expander:
     # -- built-in layers ------------------------------------------------------------------
     def layer(self, kind: str, args: YMap, loc: Loc | None, scope: Scope, meta: dict) -> Layer:
         defaults = self.spec.doc.defaults.get(kind, {})
+        if defaults:  # copied into, and validated with, each layer
+            self.spend(self.lower_bound.defaults_cost(kind), loc, scope)
         merged = {**defaults, **{k: self.value(v, value_loc(args, k, loc), scope) for k, v in args.items()}}
         init = None
         if "init" in merged:
@@ -319,13 +369,15 @@ class Expander:
 
     def iterations(self, count: int, raw_layers, args, loc, scope, what: str, prefix: str | None) -> list[list[Node]]:
         if count > self.limits.max_repeat:
-            self.fail("too-many-repeats", f"{what} count is too large", value_loc(args, "times" if what == "repeat" else "units", loc),
+            self.stop("too-many-repeats", f"{what} count is too large", value_loc(args, "times" if what == "repeat" else "units", loc),
                       scope, expected=f"at most {self.limits.max_repeat:,}", found=f"{count:,}")
+        self.afford(count, raw_layers, loc, scope, what)
         out = []
         for i in range(count):
             items = self.layer_list(raw_layers, value_loc(args, "layers", loc), scope.bind(i=i), f"{what}.layers")
             if prefix is not None:
                 if len(items) != 1:
+                    self.count_node(loc, scope)
                     unit = Seq(kind=what, name="", path="", loc=loc, notes=scope.notes, items=items)
                     self.name_children(items, scope)
                     items = [unit]
@@ -350,6 +402,7 @@ class Expander:
                 if a.prefix is None:
                     unit.name = ""
             else:
+                self.count_node(loc, scope)
                 self.name_children(items, scope)
                 unit = Seq(kind="dense_unit", name="", path="", loc=loc, notes=scope.notes, items=items)
             units.append(unit)
@@ -398,6 +451,7 @@ class Expander:
         if len(items) == 1 and not items[0].sources:
             items[0].name = name
             return items[0]
+        self.count_node(loc, scope)
         self.name_children(items, scope)
         return Seq(kind=kind, name=name, path="", loc=loc, notes=scope.notes, items=items)
 
@@ -417,6 +471,11 @@ class Expander:
                 self.error("duplicate-name", f"two layers here are named '{node.name}'", node.loc, scope,
                            expected="unique names among siblings", found=f"also at {seen[node.name].loc}")
             seen[node.name] = node
+
+
+def _at_least(amount: int, limit: int, what: str, count: int) -> str:
+    return (f"more than {limit:,} {what}" if amount > limit else f"at least {amount:,} more {what}") + \
+        f" for {count:,} iterations"
 
 
 def assign_paths(node: Node, path: str) -> None:
@@ -486,5 +545,10 @@ def expand(spec: Spec, limits: Limits = Limits(), input_shape: tuple | None = No
         graph = Expander(spec, limits, sink, input_shape).run()
     except _Abort:
         pass
+    except _LimitReached as reached:
+        sink.add(reached.error)
+    except RecursionError:  # only with a --max-depth far above the default
+        sink.add(ArchcError("too-deep", "layers nest too deeply for Python's stack", spec.raw.loc,
+                            expected="a smaller --max-depth", found=f"--max-depth {limits.max_depth}"))
     sink.raise_if_any()
     return graph

@@ -9,7 +9,9 @@ expressions and the calls min/max/abs. Anything else is refused with a located e
 from __future__ import annotations
 
 import ast
+import functools
 import io
+import math
 import operator
 import re
 import tokenize
@@ -106,9 +108,36 @@ def _rewrite_in(source: str) -> str:
 
 
 def _check_number(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        raise ExprError("expr-overflow", "the result is not a number (nan)", "values must be finite numbers")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_ABS_VALUE:
-        raise ExprError("expr-overflow", f"value {value:.3g} is too large", "values must stay within ±2**62")
+        raise ExprError("expr-overflow", f"value {_magnitude(value)} is too large", "values must stay within ±2**62")
+    if isinstance(value, complex):  # cannot happen: _power refuses what would give one
+        raise ExprError("expr-type", "the result is not a real number")
     return value
+
+
+def _magnitude(value: int | float) -> str:
+    """A short form of a huge number, without converting a long int to str or float (both fail)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"{'-' if value < 0 else ''}about 2**{value.bit_length() - 1}"
+    return f"{value:.3g}"
+
+
+def _power(left: int | float, right: int | float, shown: str) -> int | float:
+    """left ** right, refused before it is computed when it would leave ±2**62 (so no huge
+    integer is ever built and no float overflows) or would not be a real number."""
+    if left == 0:
+        if right < 0:
+            raise ExprError("expr-division-by-zero", f"0 raised to a negative power in '{shown}'")
+        return left ** right
+    if left < 0 and isinstance(right, float) and not right.is_integer():
+        raise ExprError("expr-type", f"'{shown}': a negative number to a fractional power is not a real number")
+    if abs(left) != 1 and right * math.log2(abs(left)) > 62:
+        raise ExprError("expr-overflow", f"'{shown}' would be too large", "values must stay within ±2**62")
+    if abs(left) == 1 and isinstance(right, int):
+        right = right % 2  # ±1 to any integer power: no need to multiply that many times
+    return left ** right
 
 
 class _Evaluator:
@@ -191,11 +220,15 @@ class _Evaluator:
             raise ExprError("expr-not-allowed", f"operator in '{ast.unparse(node)}' is not allowed")
         left, right = self.visit(node.left, d), self.visit(node.right, d)
         self._numbers(left, right)
-        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or (abs(left) > 1 and right * max(1, abs(left)).bit_length() > 62)):
-            raise ExprError("expr-overflow", f"'{ast.unparse(node)}' would be too large")
+        if isinstance(node.op, ast.Pow):
+            return _power(left, right, ast.unparse(node))
         if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
             raise ExprError("expr-division-by-zero", f"division by zero in '{ast.unparse(node)}'")
-        return op(left, right)
+        try:  # operands are within ±2**62, so only float arithmetic can still overflow
+            return op(left, right)
+        except OverflowError:
+            raise ExprError("expr-overflow", f"'{ast.unparse(node)}' would be too large",
+                            "values must stay within ±2**62") from None
 
     def visit_BoolOp(self, node, d):
         if isinstance(node.op, ast.And):
@@ -255,13 +288,28 @@ class _Evaluator:
 
 def evaluate(source: str, names: dict[str, Any], incoming: InShape | None = None) -> Any:
     """Evaluate one expression. Raises NeedsInput if it reads `in` and none is given."""
+    return _Evaluator(source, names, incoming).visit(_parse(source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_or_error(source: str) -> ast.AST | ExprError:
     if len(source) > MAX_EXPR_CHARS:
-        raise ExprError("expr-too-long", f"expression longer than {MAX_EXPR_CHARS} characters")
+        return ExprError("expr-too-long", f"expression longer than {MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(_rewrite_in(source.strip()), mode="eval")
-    except SyntaxError as exc:
-        raise ExprError("expr-syntax", f"cannot parse expression '{source}': {exc.msg}") from None
-    return _Evaluator(source, names, incoming).visit(tree)
+        return ast.parse(_rewrite_in(source.strip()), mode="eval")
+    except ExprError as exc:
+        return exc
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        return ExprError("expr-syntax", f"cannot parse expression '{source}': {getattr(exc, 'msg', exc)}")
+
+
+def _parse(source: str) -> ast.AST:
+    """The syntax tree of an expression. Parsing (tokenizing, mostly) costs far more than
+    evaluating, and a repeat evaluates the same few sources again and again: remembered."""
+    tree = _parse_or_error(source)
+    if isinstance(tree, ExprError):
+        raise ExprError(tree.code, tree.message, tree.hint)
+    return tree
 
 
 def substitute(value: Any, names: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
+from archc.spec.files import read_regular_file
 from archc.spec.model import BlockDef, BlockFileDoc, SpecDoc
 from archc.spec.yaml_source import YMap, key_loc, locate, parse_yaml
 
@@ -114,16 +115,9 @@ def _schema_at(schema: type[BaseModel] | None, path: tuple):
     return schema
 
 
-def _read(path: Path, shown: str) -> Any:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ArchcError("file-not-found", f"no such file: {shown}") from None
-    except IsADirectoryError:
-        raise ArchcError("file-not-found", f"{shown} is a directory, not a spec file") from None
-    except OSError as exc:
-        raise ArchcError("file-unreadable", f"cannot read {shown}: {exc.strerror}") from None
-    return parse_yaml(data, shown)
+def _read(path: Path, shown: str, loc: Loc | None = None) -> Any:
+    """Parse a spec or block file; `loc` is where it was named (an imports: entry)."""
+    return parse_yaml(read_regular_file(path, shown, loc, what="spec file"), shown)
 
 
 def _validate(model: type[BaseModel], raw: Any, file: str, what: str):
@@ -139,10 +133,14 @@ def _validate(model: type[BaseModel], raw: Any, file: str, what: str):
         sink.raise_if_any()
 
 
-def _resolve_import(name: str, importer: Path | None, loc: Loc | None) -> tuple[Path, str]:
+def _resolve_import(name: Any, importer: Path | None, loc: Loc | None) -> tuple[Path, str]:
     """A path to a block file, and how to show it, for one `imports:` entry."""
     std = std_files()
-    if name.startswith("std"):
+    if not isinstance(name, str) or not name.strip():
+        raise ArchcError("file-not-found", "an import names no file", loc,
+                         expected="a block file's path, 'std' or 'std/<family>'", found=repr(name))
+    # only 'std' and 'std/<family>' are the library: 'stdblocks.yaml' is a local file
+    if name == "std" or name.startswith("std/"):
         if name in std:
             return std[name], name
         raise ArchcError("unknown-import", f"no standard library file '{name}'", loc,
@@ -193,10 +191,13 @@ class _BlockCollector:
                 if path.resolve() in self.seen_files:
                     continue  # imported twice (or in a cycle): its blocks are already in scope
                 self.seen_files.add(path.resolve())
-                if not path.exists():
+                try:
+                    file_raw = _read(path, shown, loc)
+                except ArchcError as exc:
+                    if exc.code != "file-not-found":
+                        raise
                     raise ArchcError("file-not-found", f"imported file not found: {shown}", loc,
-                                     hint="import paths are relative to the importing file")
-                file_raw = _read(path, shown)
+                                     hint="import paths are relative to the importing file") from None
                 doc = _validate(BlockFileDoc, file_raw, shown, "block file")
                 self.add_imports(doc.imports, file_raw, path)
                 self.add_blocks(doc.blocks, file_raw, shown)
@@ -213,4 +214,37 @@ def load_spec(source: str | Path, *, text: str | bytes | None = None) -> Spec:
         collector.seen_files.add(path.resolve())
     collector.add_imports(doc.imports, raw, path if text is None else None)
     collector.add_blocks(doc.blocks, raw, shown)
+    check_defaults(doc.defaults, raw, collector.blocks)
     return Spec(doc, raw, shown, collector.blocks)
+
+
+def check_defaults(defaults: dict[str, dict], raw: YMap, blocks: dict[str, BlockInfo]) -> None:
+    """Every `defaults:` entry names a built-in kind and only arguments it has: a misspelt
+    kind or argument would otherwise be silently ignored (defaults only apply to matching layers)."""
+    from archc.layers import KINDS
+    from archc.spec.structure import STRUCTURAL
+
+    raw_defaults = raw.get("defaults")
+    sink = ErrorSink()
+    for kind, args in defaults.items():
+        loc = key_loc(raw_defaults, kind, raw.loc)
+        if kind not in KINDS:
+            where = ("a block" if kind in blocks else "a structural kind") if kind in blocks or kind in STRUCTURAL else ""
+            sink.add(ArchcError(
+                "unknown-kind", f"defaults for '{kind}', which is {where}" if where else f"defaults for unknown kind '{kind}'",
+                loc, expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
+                hint=("give a block's defaults as its parameters' default values" if kind in blocks else
+                      did_you_mean(kind, KINDS) or "run 'archc kinds' to list the built-in kinds"),
+            ))
+            continue
+        allowed = [*KINDS[kind].Args.model_fields, "init"]
+        raw_args = raw_defaults.get(kind) if isinstance(raw_defaults, YMap) else None
+        for name in args:
+            if name not in allowed:
+                meta = name in ("name", "from", "merge", "when", "trainable")
+                sink.add(ArchcError(
+                    "unknown-argument", f"defaults for '{kind}': unknown argument '{name}'", key_loc(raw_args, name, loc),
+                    expected="one of " + ", ".join(allowed), found=f"'{name}'",
+                    hint=f"'{name}' belongs to each layer, not to defaults" if meta else did_you_mean(name, allowed),
+                ))
+    sink.raise_if_any()

@@ -2,28 +2,96 @@
 
 PyYAML's composer gives nodes with marks; we build plain dicts and lists from them
 ourselves so that (1) only YAML's standard scalar tags are accepted (no Python objects),
-(2) duplicate keys are an error instead of silently keeping the last, and (3) aliases
-are expanded under a node budget, so an alias bomb fails fast in little memory.
+(2) duplicate keys are an error instead of silently keeping the last, (3) aliases are
+expanded under a budget, so an alias bomb fails fast in little memory (an honest document
+is bounded by the file size instead), (4) nesting is bounded, so no document can exhaust
+Python's stack, and (5) every scalar is one Python can hold and print (no integer too long
+to convert, no lone surrogate).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
+import re
 from typing import Any
 
 import yaml
+import yaml.composer
+import yaml.constructor
+import yaml.resolver
 from yaml.constructor import SafeConstructor
 
 from archc.errors import ArchcError, Loc
+from archc.spec.files import MAX_FILE_BYTES
+from archc.spec.yaml_errors import syntax_error
 
-MAX_FILE_BYTES = 2_000_000
-MAX_NODES = 50_000  # a large real spec (DenseNet-201 written out) is a few hundred values
+MAX_NODES = 50_000  # values reached through aliases; a large real spec uses a few hundred
+MAX_DEPTH = 200  # nesting of lists and mappings (a deeply nested real spec needs ~40)
+MAX_INT_CHARS = 4_300  # Python's own limit on converting decimal text to int
+_MAX_INT_BITS = 14_000  # about 4,300 decimal digits: anything longer cannot even be printed
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
+_STR = "tag:yaml.org,2002:str"
 _SCALAR_TAGS = {
-    "tag:yaml.org,2002:str",
+    _STR,
     "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark):
+        self.mark = mark
+
+
+class _DepthLimit:
+    """A composer (PyYAML's recurses once per level) that refuses deep nesting before
+    Python's stack runs out."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _PureLoader(_DepthLimit, yaml.SafeLoader):
+    """PyYAML's safe loader in Python: the reference, and the one whose error messages
+    yaml_errors knows."""
+
+
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML built without libyaml
+    CParser = None
+
+if CParser is not None:
+    class _FastLoader(_DepthLimit, yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor,
+                      yaml.resolver.Resolver):
+        """libyaml's parser (ten times faster on a 10,000-layer spec) under PyYAML's Python
+        composer, so nesting stays bounded: libyaml's own composer recurses in C, unchecked."""
+
+        def __init__(self, stream):
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    if CParser is not None:
+        try:
+            return yaml.compose(text, Loader=_FastLoader)
+        except (yaml.YAMLError, UnicodeEncodeError):
+            pass  # the pure loader finds the same problem and reports it in words we know
+    return yaml.compose(text, Loader=_PureLoader)
 
 
 class YMap(dict):
@@ -45,37 +113,62 @@ def _loc(file: str, node: yaml.Node) -> Loc:
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _too_deep(loc: Loc) -> ArchcError:
+    return ArchcError("yaml-too-deep", "lists and mappings nest too deeply", loc,
+                      expected=f"at most {MAX_DEPTH} levels of nesting", found="more",
+                      hint="a spec never needs this much nesting; use blocks to structure a network")
+
+
 class _Builder:
+    """Builds YMap/YList/scalars from composed nodes. PyYAML's composer hands an aliased node
+    back as the very node object its anchor made, so a node met a second time is reached
+    through an alias: those values, and only those, spend the alias budget."""
+
     def __init__(self, file: str, max_nodes: int):
         self.file = file
+        self.max_nodes = max_nodes
         self.budget = max_nodes
         self.scalars = SafeConstructor()
+        self.built: set[int] = set()  # ids of nodes built at least once
+        self.open: set[int] = set()  # ids of the nodes being built now (to find cycles)
+        self.depth = 0
 
-    def build(self, node: yaml.Node) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
+    def build(self, node: yaml.Node, via_alias: bool = False) -> Any:
+        if id(node) in self.open:
             raise ArchcError(
-                "yaml-too-large",
-                "the document expands to too many values (aliases nest too deeply?)",
-                _loc(self.file, node),
-                expected=f"at most {MAX_NODES:,} values after expanding aliases",
-                found="more",
-                hint="anchors and aliases are allowed, but not nested expansions this large",
+                "yaml-recursive-alias", "an alias refers to the value it is part of", _loc(self.file, node),
+                expected="an alias to a value defined before it", found="an alias inside its own anchor",
+                hint="a value cannot contain itself; copy the part you need instead",
             )
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag not in _SCALAR_TAGS:
+        via_alias = via_alias or id(node) in self.built
+        self.built.add(id(node))
+        if via_alias:
+            self.budget -= 1
+            if self.budget < 0:
                 raise ArchcError(
-                    "yaml-tag",
-                    f"YAML tag '{node.tag}' is not allowed in a spec",
+                    "yaml-too-large",
+                    "aliases expand to too many values (an alias bomb?)",
                     _loc(self.file, node),
-                    expected="plain strings, numbers, booleans, null, lists and mappings",
-                    found=node.tag,
-                    hint="specs are data: tags that construct objects are refused",
+                    expected=f"at most {self.max_nodes:,} values reached through aliases",
+                    found="more",
+                    hint="anchors and aliases are allowed, but not nested expansions this large",
                 )
-            return self.scalars.construct_object(node, deep=True)
+        if self.depth >= MAX_DEPTH:  # aliases can nest what the composer saw as shallow
+            raise _too_deep(_loc(self.file, node))
+        self.depth += 1
+        self.open.add(id(node))
+        try:
+            return self._build(node, via_alias)
+        finally:
+            self.open.discard(id(node))
+            self.depth -= 1
+
+    def _build(self, node: yaml.Node, via_alias: bool) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
         if isinstance(node, yaml.SequenceNode):
             self._check_tag(node, "tag:yaml.org,2002:seq")
-            out = YList(self.build(item) for item in node.value)
+            out = YList(self.build(item, via_alias) for item in node.value)
             out.loc = _loc(self.file, node)
             out.item_locs = [_loc(self.file, item) for item in node.value]
             return out
@@ -92,7 +185,7 @@ class _Builder:
                         _loc(self.file, key_node),
                         hint="use 'defaults:' for shared arguments or define a block",
                     )
-                key = self.build(key_node)
+                key = self.build(key_node, via_alias)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise ArchcError(
                         "yaml-key", "a mapping key must be a plain scalar",
@@ -110,9 +203,46 @@ class _Builder:
                     )
                 out.key_locs[key] = _loc(self.file, key_node)
                 out.value_locs[key] = _loc(self.file, value_node)
-                out[key] = self.build(value_node)
+                out[key] = self.build(value_node, via_alias)
             return out
         raise TypeError(f"PyYAML composed an unexpected node type {type(node).__name__}")  # cannot happen
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise ArchcError(
+                "yaml-tag",
+                f"YAML tag '{node.tag}' is not allowed in a spec",
+                _loc(self.file, node),
+                expected="plain strings, numbers, booleans, null, lists and mappings",
+                found=node.tag,
+                hint="specs are data: tags that construct objects are refused",
+            )
+        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_CHARS:
+            # checked on the text: converting it (sexagesimal 1:2:3…, long decimals) is the cost
+            raise self._long_int(node, f"{len(node.value):,} characters")
+        try:
+            # SafeConstructor's own function for the tag, without its cache of every node built
+            value = node.value if node.tag == _STR else SafeConstructor.yaml_constructors[node.tag](self.scalars, node)
+        except ValueError:  # an integer Python refuses to convert
+            raise self._long_int(node, "a number too long to convert") from None
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _MAX_INT_BITS:
+            raise self._long_int(node, f"a number of {value.bit_length():,} bits")
+        if isinstance(value, str):
+            bad = _SURROGATE.search(value)
+            if bad:
+                raise ArchcError(
+                    "yaml-string", "a string holds a lone surrogate, which is not a character",
+                    _loc(self.file, node), expected="text made of characters",
+                    found=f"\\u{ord(bad.group()):04x} at offset {bad.start()} of the string",
+                    hint="\\ud800-\\udfff escapes are halves of UTF-16 pairs, not characters; "
+                         "write the character itself or its \\U escape",
+                )
+        return value
+
+    def _long_int(self, node: yaml.Node, found: str) -> ArchcError:
+        return ArchcError("yaml-number", "this integer is too long to be a number in a spec", _loc(self.file, node),
+                          expected=f"at most {MAX_INT_CHARS:,} digits", found=found,
+                          hint="no size in a network needs this many digits")
 
     def _check_tag(self, node: yaml.Node, standard: str) -> None:
         if node.tag != standard:
@@ -125,12 +255,12 @@ class _Builder:
 
 def parse_yaml(data: bytes | str, file: str, max_nodes: int = MAX_NODES) -> Any:
     """Parse one YAML document into YMap/YList/scalars, with positions; never runs code."""
+    if len(data) > MAX_FILE_BYTES * (1 if isinstance(data, bytes) else 4):
+        raise ArchcError(
+            "file-too-large", "the file is too large to be a spec", Loc(file, 1, 1),
+            expected=f"at most {MAX_FILE_BYTES:,} bytes", found=f"{len(data):,} {'bytes' if isinstance(data, bytes) else 'characters'}",
+        )
     if isinstance(data, bytes):
-        if len(data) > MAX_FILE_BYTES:
-            raise ArchcError(
-                "file-too-large", "the file is too large to be a spec", Loc(file, 1, 1),
-                expected=f"at most {MAX_FILE_BYTES:,} bytes", found=f"{len(data):,} bytes",
-            )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -142,20 +272,30 @@ def parse_yaml(data: bytes | str, file: str, max_nodes: int = MAX_NODES) -> Any:
             ) from None
     else:
         text = data
+    with _gc_paused():
+        try:
+            node = _compose(text)
+        except _TooDeep as exc:
+            raise _too_deep(Loc(file, exc.mark.line + 1, exc.mark.column + 1)) from None
+        except yaml.YAMLError as exc:
+            raise syntax_error(exc, file, text) from None
+        if node is None:
+            raise ArchcError("empty-spec", "the file is empty", Loc(file, 1, 1),
+                             expected="a mapping with archc, name, input and layers")
+        return _Builder(file, max_nodes).build(node)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cycle collector runs again and again while tens of thousands of nodes are
+    made, and finds nothing (they are all alive): pausing it halves a large spec's parse."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:  # scanner, parser and composer errors, with a position
-        mark = exc.problem_mark or exc.context_mark
-        raise ArchcError(
-            "yaml-syntax", f"{exc.problem or 'invalid YAML'}" + (f" ({exc.context})" if exc.context else ""),
-            Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1),
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ArchcError("yaml-syntax", f"invalid YAML: {exc}", Loc(file, 1, 1)) from None
-    if node is None:
-        raise ArchcError("empty-spec", "the file is empty", Loc(file, 1, 1),
-                         expected="a mapping with archc, name, input and layers")
-    return _Builder(file, max_nodes).build(node)
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def value_loc(container: Any, key: Any, fallback: Loc | None) -> Loc | None:
