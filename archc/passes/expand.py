@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from archc.aliases import kind_hint
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
@@ -157,7 +158,9 @@ class Expander:
             nodes = [self.layer(kind, rest, loc, scope, meta)]
         else:
             choices = [*KINDS, *STRUCTURAL, *self.spec.blocks]
-            hint = did_you_mean(kind, choices)
+            # the rank at this layer is known only to infer; the spec's input rank is the best guess
+            spatial = len(self.input_shape) - 1
+            hint = kind_hint(kind, rest, choices, _argument_names, spatial if 1 <= spatial <= 3 else 2)
             if not hint and not self.spec.blocks:
                 hint = "blocks of the standard library need 'imports: [std]'"
             self.fail("unknown-kind", f"unknown layer kind '{kind}'", loc, scope,
@@ -435,6 +438,11 @@ def validate_args(kind: str, values: dict, raw: Any, loc: Loc | None, sink: Erro
             err.notes = list(notes)
             sink.add(err)
         return None
+
+
+def _argument_names(kind: str) -> list[str]:
+    schema = KINDS[kind].Args if kind in KINDS else STRUCTURAL.get(kind)
+    return list(schema.model_fields) if schema else []
 
 
 def _anchor(value: Any, anchor: Anchor) -> Any:
