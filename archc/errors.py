@@ -154,7 +154,7 @@ class ErrorSink:
         self._seen: dict[tuple, tuple[ArchcError, list[list[str]]]] = {}
 
     def add(self, error: ArchcError) -> None:
-        key = (error.code, error.message, error.loc, len(error.notes))
+        key = (error.code, error.message, error.loc)
         if key in self._seen:
             self._seen[key][1].append(list(error.notes))
             return
@@ -178,10 +178,16 @@ _PLURALS = {"iteration": "iterations", "unit": "units"}
 def merge_notes(many: list[list[str]]) -> list[str]:
     """Notes of one error reached several ways, position by position: 'in iteration 0 of …',
     'in iteration 1 of …' become 'in iterations 0–1 of …'; differing use sites are listed."""
-    merged = []
-    for variants in zip(*many):
-        distinct = list(dict.fromkeys(variants))
-        merged.append(distinct[0] if len(distinct) == 1 else _merge_one(distinct))
+    by_length: dict[int, list[list[str]]] = {}
+    for notes in many:
+        by_length.setdefault(len(notes), []).append(notes)
+    merged: list[str] = []
+    for index, group in enumerate(by_length.values()):  # reached through different nestings: one line each
+        lines = []
+        for variants in zip(*group):
+            distinct = list(dict.fromkeys(variants))
+            lines.append(distinct[0] if len(distinct) == 1 else _merge_one(distinct))
+        merged += lines if index == 0 else ["also " + "; ".join(lines or ["at the top level"])]
     return merged
 
 

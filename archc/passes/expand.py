@@ -48,6 +48,10 @@ class Scope:
     def deeper(self) -> "Scope":
         return Scope(self.names, self.block_stack, self.notes, self.depth + 1)
 
+    def noting(self, note: str) -> "Scope":
+        """The same scope; errors inside it say where they were reached from."""
+        return Scope(self.names, self.block_stack, (*self.notes, note), self.depth)
+
 
 class _Abort(Exception):
     """Stop expanding the current item; its error is already in the sink."""
@@ -326,7 +330,9 @@ class Expander:
                       scope, expected=f"at most {self.limits.max_repeat:,}", found=f"{count:,}")
         out = []
         for i in range(count):
-            items = self.layer_list(raw_layers, value_loc(args, "layers", loc), scope.bind(i=i), f"{what}.layers")
+            # the iteration's note lets one error reached in many iterations be reported once
+            inner = scope.bind(i=i).noting(f"in iteration {i} of the {what} at {loc}")
+            items = self.layer_list(raw_layers, value_loc(args, "layers", loc), inner, f"{what}.layers")
             if prefix is not None:
                 if len(items) != 1:
                     unit = Seq(kind=what, name="", path="", loc=loc, notes=scope.notes, items=items)
