@@ -116,8 +116,10 @@ class ArchcError(Exception):
         where = f"{self.loc}: " if self.loc else ""
         what = f" {self.path}:" if self.path else ""
         lines = [f"{where}error[{self.code}]{what} {self.message}"]
-        if self.expected or self.found:
-            lines.append(f"  expected {self.expected or '-'}; found {self.found or '-'}")
+        if self.expected:
+            lines.append(f"  expected {self.expected}; found {self.found or '-'}")
+        elif self.found:
+            lines.append(f"  found {self.found}")
         lines += [f"  {note}" for note in self.notes]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
@@ -125,6 +127,19 @@ class ArchcError(Exception):
 
     def __str__(self) -> str:
         return self.format()
+
+
+# Likely mistakes that are not errors: printed to stderr as file:line:col: warning[code] …
+WARNINGS: dict[str, str] = {
+    "channels-last": "an input shape that looks like height × width × channels (archc wants channels first)",
+}
+
+
+class ArchcWarning(ArchcError):
+    """A located note about a probable mistake; the spec still compiles."""
+
+    def format(self) -> str:
+        return super().format().replace(f"error[{self.code}]", f"warning[{self.code}]", 1)
 
 
 class ArchcErrors(Exception):

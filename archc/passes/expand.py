@@ -61,6 +61,7 @@ class Expander:
     def __init__(self, spec: Spec, limits: Limits, sink: ErrorSink, input_shape: tuple | None = None):
         self.spec, self.limits, self.sink = spec, limits, sink
         self.node_count = 0
+        self.given_input = input_shape
         given = input_shape if input_shape is not None else spec.doc.input
         # named sizes (input: [3, H, W]) become symbolic sizes
         self.input_shape = tuple(SymSize(v) if isinstance(v, str) else v for v in given)
@@ -82,7 +83,8 @@ class Expander:
         root.items = self.layer_list(raw["layers"], value_loc(raw, "layers", raw.loc), Scope({}), "layers")
         self.name_children(root.items, Scope({}))
         assign_paths(root, "")
-        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file)
+        input_loc = value_loc(raw, "input", raw.loc) if self.given_input is None else None
+        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file, input_loc=input_loc)
 
     # -- lists ----------------------------------------------------------------------------
     def layer_list(self, items: Any, loc: Loc | None, scope: Scope, what: str) -> list[Node]:

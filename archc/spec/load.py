@@ -114,7 +114,7 @@ def _expectation(err: dict) -> str:
         "int_parsing_size": "a whole number small enough to use",
         "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
         "bool_type": "true or false", "bool_parsing": "true or false",
-        "string_type": "text", "list_type": "a list, e.g. [1, 2]", "tuple_type": "a list", "set_type": "a list",
+        "string_type": "text", "list_type": "a list", "tuple_type": "a list", "set_type": "a list",
         "dict_type": "a mapping (key: value, …)", "model_type": "a mapping (key: value, …)",
         "model_attributes_type": "a mapping (key: value, …)", "dataclass_type": "a mapping (key: value, …)",
         "none_required": "null", "is_instance_of": "a value of another type",
