@@ -16,10 +16,15 @@ def parse_input(text: str) -> tuple:
 
 def check_from(args, spec=None):
     """Check the command's spec with its limits and its --input."""
+    import sys
+
     from archc.pipeline import check
 
-    return check(spec if spec is not None else args.spec, limits=limits_from(args),
-                 input_shape=getattr(args, "input_shape", None))
+    graph = check(spec if spec is not None else args.spec, limits=limits_from(args),
+                  input_shape=getattr(args, "input_shape", None))
+    for warning in graph.warnings:  # every command that checks a spec shows them, on stderr
+        print(warning.format(), file=sys.stderr)
+    return graph
 
 
 def limits_from(args) -> Limits:

@@ -122,8 +122,10 @@ class ArchcError(Exception):
         where = f"{self.loc}: " if self.loc else ""
         what = f" {self.path}:" if self.path else ""
         lines = [f"{where}error[{self.code}]{what} {self.message}"]
-        if self.expected or self.found:
-            lines.append(f"  expected {self.expected or '-'}; found {self.found or '-'}")
+        if self.expected:
+            lines.append(f"  expected {self.expected}; found {self.found or '-'}")
+        elif self.found:
+            lines.append(f"  found {self.found}")
         lines += [f"  {note}" for note in self.notes]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
@@ -131,6 +133,19 @@ class ArchcError(Exception):
 
     def __str__(self) -> str:
         return self.format()
+
+
+# Likely mistakes that are not errors: printed to stderr as file:line:col: warning[code] …
+WARNINGS: dict[str, str] = {
+    "channels-last": "an input shape that looks like height × width × channels (archc wants channels first)",
+}
+
+
+class ArchcWarning(ArchcError):
+    """A located note about a probable mistake; the spec still compiles."""
+
+    def format(self) -> str:
+        return super().format().replace(f"error[{self.code}]", f"warning[{self.code}]", 1)
 
 
 class ArchcErrors(Exception):
@@ -148,24 +163,105 @@ class ArchcErrors(Exception):
 
 
 class ErrorSink:
-    """Collects independent errors so one run reports them all."""
+    """Collects independent errors so one run reports them all.
+
+    The same mistake reached many times (a bad layer inside a block used in every iteration
+    of a repeat) is one error: errors with the same code, message and place are merged, and
+    their notes say every iteration or use they came from."""
 
     def __init__(self, limit: int = 50):
         self.errors: list[ArchcError] = []
         self.limit = limit
+        self._seen: dict[tuple, tuple[ArchcError, list[list[str]]]] = {}
 
     def add(self, error: ArchcError) -> None:
+        key = (error.code, error.message, error.loc)
+        if key in self._seen:
+            self._seen[key][1].append(list(error.notes))
+            return
         if len(self.errors) < self.limit:
+            self._seen[key] = (error, [list(error.notes)])
             self.errors.append(error)
 
     def raise_if_any(self) -> None:
+        for error, notes in self._seen.values():
+            if len(notes) > 1:
+                error.notes = merge_notes(notes)
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:
             raise ArchcErrors(self.errors)
 
 
+_PLURALS = {"iteration": "iterations", "unit": "units"}
+
+
+def merge_notes(many: list[list[str]]) -> list[str]:
+    """Notes of one error reached several ways, position by position: 'in iteration 0 of …',
+    'in iteration 1 of …' become 'in iterations 0–1 of …'; differing use sites are listed."""
+    by_length: dict[int, list[list[str]]] = {}
+    for notes in many:
+        by_length.setdefault(len(notes), []).append(notes)
+    merged: list[str] = []
+    for index, group in enumerate(by_length.values()):  # reached through different nestings: one line each
+        lines = []
+        for variants in zip(*group):
+            distinct = list(dict.fromkeys(variants))
+            lines.append(distinct[0] if len(distinct) == 1 else _merge_one(distinct))
+        merged += lines if index == 0 else ["also " + "; ".join(lines or ["at the top level"])]
+    return merged
+
+
+def _merge_one(notes: list[str]) -> str:
+    words = [note.split(" ") for note in notes]
+    if len({len(w) for w in words}) != 1:
+        return notes[0] + f" (and {len(notes) - 1} more)"
+    differing = [i for i in range(len(words[0])) if len({w[i] for w in words}) > 1]
+    if len(differing) != 1:
+        return notes[0] + f" (and {len(notes) - 1} more)"
+    at = differing[0]
+    values = [w[at] for w in words]
+    before, after = words[0][:at], words[0][at + 1:]
+    if before and before[-1] in _PLURALS:
+        before = [*before[:-1], _PLURALS[before[-1]]]
+    return " ".join([*before, _ranges(values), *after])
+
+
+def _ranges(values: list[str]) -> str:
+    """'0', '1', '2', '5' → '0–2, 5'; anything not all integers is listed as it is."""
+    if not all(v.isdigit() for v in values):
+        shown = values[:5]
+        return ", ".join(shown) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+    numbers = sorted({int(v) for v in values})
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def squashed(name: str) -> str:
+    """A name without case or separators: 'BatchNorm2d', 'batch_norm2d', 'batch-norm-2d' agree."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def closest(word, choices) -> str | None:
+    """The choice a misspelt name most likely meant: the same name in another case or
+    spelling (Relu, ReLU → relu; BatchNorm2d → batch_norm2d) first, then the closest by
+    difflib; None when nothing is close."""
+    word = str(word)
+    options = sorted({str(c) for c in choices})
+    for match in (lambda c: c.lower() == word.lower(), lambda c: squashed(c) == squashed(word)):
+        found = [c for c in options if match(c)]
+        if found:
+            return found[0]
+    close = difflib.get_close_matches(word.lower(), options, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices) -> str:
     """A 'did you mean' hint for a misspelt name, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+    match = closest(word, choices)
+    return f"did you mean '{match}'?" if match is not None and match != str(word) else ""

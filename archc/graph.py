@@ -114,6 +114,8 @@ class Graph:
     root: Seq
     file: str
     constraints: Any = None  # symbolic.Constraints when the input has named sizes
+    input_loc: Loc | None = None  # where the spec wrote `input:` (None when --input replaced it)
+    warnings: list = field(default_factory=list)  # ArchcWarnings: likely mistakes that are not errors
 
     @property
     def symbolic(self) -> bool:

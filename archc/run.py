@@ -1,51 +1,213 @@
-"""`archc run`: run a spec on a small input given as YAML, JSON or NumPy, and show the output."""
+"""`archc run`: run a spec on a small input given as YAML, JSON or NumPy, and show the output.
+
+The input file is untrusted like a spec: only a regular file of bounded size is read, .npy
+never unpickles, and every way it can be wrong (ragged, not numbers, too large for float32,
+an empty batch) is a located `bad-input` error."""
 from __future__ import annotations
 
+import math
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from archc.errors import ArchcError, Loc
 from archc.graph import Graph
 from archc.shapes import format_shape
-from archc.spec.yaml_source import parse_yaml
+from archc.spec.yaml_source import locate, parse_yaml
 
 MAX_PRINTED = 4000
+MAX_NPY_BYTES = 256 * 2**20  # a .npy input: 64M float32 values
+MAX_TEXT_BYTES = 8 * 2**20  # a YAML/JSON input: text is slow to parse, and a few MB is already a lot to type
+MAX_TEXT_VALUES = 2_000_000
+MAX_RANK = 5  # a batch of 3-d samples: N×C×D×H×W
+FLOAT32_MAX = 3.4028234663852886e38
+# PyYAML (YAML 1.1) reads 1e20 as text; YAML 1.2 and JSON read it as a number, as users expect
+_YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def _bad(path, message: str, loc: Loc | None = None, **kw) -> ArchcError:
+    return ArchcError("bad-input", message, loc or Loc(str(path), 1, 1), **kw)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; anything else (a directory, a
+    device such as /dev/zero, a FIFO, or a link to one) is refused before reading."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # opening a FIFO must not block
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ArchcError("file-not-found", f"no such input file: {path}", Loc(str(path), 1, 1)) from None
+    except IsADirectoryError:
+        raise _bad(path, f"{path} is a directory, not an input file") from None
+    except OSError as exc:
+        raise ArchcError("file-unreadable", f"cannot read {path}: {exc.strerror}", Loc(str(path), 1, 1)) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _bad(path, f"{path} is a directory, not an input file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _bad(path, f"{path} is not a regular file (a device, FIFO or socket)",
+                       expected="a .npy, .json or .yaml file", hint="save the input to a file first")
+        if info.st_size > limit:
+            raise _bad(path, "the input file is too large", expected=f"at most {limit:,} bytes",
+                       found=f"{info.st_size:,} bytes")
+        chunks, size = [], 0
+        while size <= limit:  # the file may grow while we read: never read past the limit
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _bad(path, "the input file is too large", expected=f"at most {limit:,} bytes", found="more")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ArchcError("file-unreadable", f"cannot read {path}: {exc.strerror}", Loc(str(path), 1, 1)) from None
+    finally:
+        os.close(fd)
 
 
 def read_tensor(path: str | Path):
     """An input file (.npy, or a nested list in YAML/JSON, optionally under 'input:') as float32."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path, read_regular_file(path, MAX_NPY_BYTES))
+    data = read_regular_file(path, MAX_TEXT_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(path, "the input file is not UTF-8 text", found=f"byte 0x{data[exc.start]:02x}",
+                   hint="binary arrays go in a .npy file") from None
+    # JSON is read as JSON (1e20 is a number there); anything else as YAML, with positions
+    raw = None if path.suffix.lower() == ".json" else _parse_yaml_input(path, text)
+    values = _parse_json(path, text) if raw is None else raw
+    if isinstance(values, dict):
+        if list(values) != ["input"]:
+            keys = ", ".join(map(str, values)) or "none"
+            raise _bad(path, "an input mapping must have exactly one key, 'input'", getattr(values, "loc", None),
+                       expected="input: [[…]] or a bare nested list", found=f"keys {keys}")
+        values = values["input"]
+        raw = values if raw is not None else None
+    return _to_tensor(path, values, raw)
+
+
+def _parse_json(path: Path, text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _bad(path, f"not valid JSON: {exc.msg}", Loc(str(path), exc.lineno, exc.colno)) from None
+    except (ValueError, RecursionError) as exc:  # integers of thousands of digits; nesting thousands deep
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else "a number has too many digits"
+        raise _bad(path, f"not a usable JSON input: {reason}") from None
+
+
+def _parse_yaml_input(path: Path, text: str):
+    try:
+        return parse_yaml(text, str(path), max_nodes=MAX_TEXT_VALUES)
+    except ArchcError as exc:
+        if exc.code == "empty-spec":  # worded for specs
+            raise _bad(path, "the input file is empty", expected="a nested list of numbers") from None
+        raise
+    except RecursionError:
+        raise _bad(path, "the input is nested too deeply", expected=f"at most {MAX_RANK} levels of lists") from None
+
+
+def _to_tensor(path: Path, values: Any, raw: Any):
+    """A rectangular nested list of numbers as a float32 tensor; anything else is a located error."""
     import torch
 
-    from archc.layers.init import InitError, literal_shape
+    flat: list[float] = []
+    shape = _shape_of(path, values, raw, (), flat)
+    return torch.tensor(flat, dtype=torch.float32).reshape(shape)
 
-    path = Path(path)
-    if not path.exists():
-        raise ArchcError("file-not-found", f"no such input file: {path}")
-    if path.suffix == ".npy":
-        try:
-            import numpy as np
-        except ImportError:
-            raise ArchcError("bad-input", "reading .npy needs NumPy", hint="pip install numpy, or give the input as YAML/JSON") from None
-        tensor = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-    else:
-        data = _plain(parse_yaml(path.read_bytes(), str(path)))
-        if isinstance(data, dict) and "input" in data:
-            data = data["input"]
-        try:
-            literal_shape(data)
-        except InitError as exc:
-            raise ArchcError("bad-input", f"the input is not a tensor: {exc.message}", Loc(str(path), 1, 1),
-                             expected="a nested list of numbers", found=exc.found) from None
-        tensor = torch.tensor(data, dtype=torch.float32)
-    return tensor
+
+def _shape_of(path: Path, value: Any, raw: Any, where: tuple, flat: list) -> tuple[int, ...]:
+    """Check one level of the nested list and collect its numbers (in order) into `flat`."""
+    here = locate(raw, where, Loc(str(path), 1, 1)) if raw is not None else None
+    shown = "input" + "".join(f"[{i}]" for i in where)
+    if isinstance(value, list):
+        if len(where) >= MAX_RANK:
+            raise _bad(path, "the input is nested too deeply", here,
+                       expected=f"at most {MAX_RANK} dims (a batch of samples)", found=f"a list at {shown}")
+        if not value:
+            raise _bad(path, "the input holds an empty list", here, expected="a non-empty nested list of numbers",
+                       found=f"[] at {shown}")
+        shapes = []
+        for index, item in enumerate(value):
+            shapes.append(_shape_of(path, item, raw, (*where, index), flat))
+            if shapes[-1] != shapes[0]:
+                row = f"{shown}[{index}]"
+                raise _bad(path, "the input is ragged: its rows differ in shape",
+                           locate(raw, (*where, index), here) if raw is not None else None,
+                           expected=f"every item of {shown} shaped like {shown}[0]: {format_shape(shapes[0]) or 'a number'}",
+                           found=f"{row} shaped {format_shape(shapes[-1]) or 'a number'}")
+        return (len(value), *shapes[0])
+    number = _as_number(value)
+    if number is None:
+        raise _bad(path, "the input holds something that is not a number", here, expected="numbers",
+                   found=f"{_short(value)} at {shown}")
+    if math.isfinite(number) and abs(number) > FLOAT32_MAX:
+        raise _bad(path, "a number is too large for float32", here, expected=f"at most ±{FLOAT32_MAX:.4g}",
+                   found=f"{_short(value)} at {shown}")
+    if len(flat) >= MAX_TEXT_VALUES:
+        raise _bad(path, "the input holds too many numbers", expected=f"at most {MAX_TEXT_VALUES:,}", found="more")
+    flat.append(number)
+    return ()
+
+
+def _as_number(value: Any) -> float | None:
+    """A number as a float (.inf and .nan included); None for anything else, booleans too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(value) if abs(value) <= 2**1000 else math.copysign(2.0**1000, value)  # beyond float: too large
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str) and _YAML12_FLOAT.match(value.strip()):
+        return float(value)
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _read_npy(path: Path, data: bytes):
+    """A .npy holding one real-valued array (no pickles, no objects) as float32."""
+    import io
+
+    import torch
+    try:
+        import numpy as np
+    except ImportError:
+        raise _bad(path, "reading .npy needs NumPy", hint="pip install numpy, or give the input as YAML/JSON") from None
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, EOFError, OSError, TypeError) as exc:
+        reason = str(exc).split("\n")[0][:120] or type(exc).__name__
+        if "pickle" in reason.lower():
+            reason = "it holds pickled Python objects, which archc never loads"
+        raise _bad(path, f"not a usable .npy file: {reason}", expected="an array saved with numpy.save") from None
+    if not isinstance(array, np.ndarray):
+        raise _bad(path, "not a single array (an .npz archive?)", expected="one array saved with numpy.save",
+                   found=type(array).__name__)
+    if array.dtype.kind not in "iuf":
+        what = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+                "V": "records", "M": "dates", "m": "time spans"}.get(array.dtype.kind, str(array.dtype))
+        raise _bad(path, f"the array holds {what}, not real numbers", expected="an integer or floating-point array",
+                   found=f"dtype {array.dtype}")
+    if array.ndim > MAX_RANK:
+        raise _bad(path, "the array has too many dims", expected=f"at most {MAX_RANK}", found=f"{array.ndim}")
+    wide = array.astype(np.float64)  # native byte order, whatever the file's
+    if (np.abs(np.where(np.isfinite(wide), wide, 0)) > FLOAT32_MAX).any():
+        raise _bad(path, "a number is too large for float32", expected=f"at most ±{FLOAT32_MAX:.4g}",
+                   found=f"up to {np.nanmax(np.abs(np.where(np.isfinite(wide), wide, 0))):.4g}")
+    return torch.from_numpy(np.ascontiguousarray(wide, dtype=np.float32))
 
 
 def as_batch(tensor, graph: Graph, path: str | Path):
@@ -54,6 +216,9 @@ def as_batch(tensor, graph: Graph, path: str | Path):
     if shape == graph.input_shape:
         return tensor.unsqueeze(0)
     if shape[1:] == graph.input_shape:
+        if shape[0] == 0:
+            raise _bad(path, "the batch is empty", expected=f"at least one sample of {format_shape(graph.input_shape)}",
+                       found=format_shape(shape))
         return tensor
     raise ArchcError("bad-input", "the input's shape does not match the spec's input", Loc(str(path), 1, 1),
                      expected=f"{format_shape(graph.input_shape)} (one sample) or N×{format_shape(graph.input_shape)}",
@@ -61,6 +226,8 @@ def as_batch(tensor, graph: Graph, path: str | Path):
 
 
 def _number(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)  # nan, inf, -inf
     return f"{x:.6g}" if x != int(x) or abs(x) >= 1e15 else str(int(x))
 
 
@@ -90,6 +257,19 @@ def format_tensor(t) -> str:
     return "\n".join(blocks)
 
 
+def _check_batch_memory(graph: Graph, batch: int, limits, path) -> None:
+    """The estimate `check` makes for one sample, for the whole batch, before anything is built."""
+    from archc.passes.infer import memory_estimate
+
+    params = graph.root.params * 4
+    per_sample = memory_estimate(graph) - params
+    needed = params + batch * per_sample
+    if needed > limits.max_memory:
+        raise _bad(path, f"running a batch of {batch:,} would need too much memory",
+                   expected=f"at most {limits.max_memory / 2**30:,.1f} GiB (--max-memory)",
+                   found=f"about {needed / 2**30:,.1f} GiB", hint="run fewer samples at a time")
+
+
 def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) -> str:
     """Build the network (random parameters seeded, so runs repeat) and run it in eval mode
     on the input file; a spec with named sizes (input: [1, H, W]) takes the file's sizes."""
@@ -108,6 +288,7 @@ def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) ->
         if sample[0] == graph.input_shape[0]:
             graph = check(spec, limits=limits, input_shape=sample)
     x = as_batch(tensor, graph, input_path)
+    _check_batch_memory(graph, x.shape[0], limits, input_path)
     torch.manual_seed(seed)
     model = build_module(graph).eval()
     with torch.no_grad():

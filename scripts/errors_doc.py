@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from archc.cli import main  # noqa: E402
-from archc.errors import CODES  # noqa: E402
+from archc.errors import CODES, WARNINGS  # noqa: E402
 
 H = "archc: 1\nname: net\ninput: [3, 32, 32]\n"
 
@@ -87,7 +87,8 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "groups-mismatch": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, groups: 2}\n"}, []),
     "bad-dim": ({"spec.yaml": H + "layers:\n  - flatten: {start_dim: 0}\n"}, []),
     "bad-slice": ({"spec.yaml": H + "layers:\n  - slice_channels: {start: 2, stop: 8}\n"}, []),
-    "merge-mismatch": ({"spec.yaml": H + "imports: [std]\nlayers:\n  - residual_block: {channels: 64, stride: 2}\n"}, []),
+    "merge-mismatch": ({"spec.yaml": H + "layers:\n  - residual:\n      body:\n        - conv2d: {out_channels: 3, kernel_size: 3, stride: 2, padding: 1}\n"
+                        "        - relu\n"}, []),
     "unknown-source": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, name: stem}\n  - relu: {from: sterm}\n"}, []),
     "needs-concrete-size": ({"spec.yaml": "archc: 1\nname: net\ninput: [1, H, W]\nlayers:\n  - conv2d: {out_channels: 6, kernel_size: 5}\n"
                              "  - flatten\n  - linear: {out_features: 10}\n"}, []),
@@ -108,6 +109,11 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "graphviz-failed": None,
 }
 
+# warnings: the spec compiles (exit 0), and this is printed to stderr
+WARNING_EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
+    "channels-last": ({"spec.yaml": "archc: 1\nname: net\ninput: [32, 32, 3]\nlayers:\n  - conv2d: {out_channels: 8, kernel_size: 3}\n"}, []),
+}
+
 _WHY_NOT = {
     "file-unreadable": "happens when the file exists but the operating system refuses to read it (permissions).",
     "graphviz-failed": "happens only if graphviz's `dot` itself crashes on a diagram archc wrote.",
@@ -116,7 +122,12 @@ _WHY_NOT = {
 
 def run(code: str) -> tuple[str, str, str]:
     """(spec text shown, command shown, stderr) for one example, run in a scratch folder."""
-    files, argv = EXAMPLES[code]
+    if code in WARNING_EXAMPLES:
+        return _run(code, *WARNING_EXAMPLES[code], status_wanted=0)
+    return _run(code, *EXAMPLES[code], status_wanted=1)
+
+
+def _run(code: str, files: dict, argv: list[str], status_wanted: int) -> tuple[str, str, str]:
     nodot = "#nodot" in argv
     argv = [a for a in argv if a != "#nodot"]
     if not argv or argv[0].startswith("--"):
@@ -135,7 +146,7 @@ def run(code: str) -> tuple[str, str, str]:
         finally:
             os.chdir(cwd)
             os.environ["PATH"] = path
-    assert status == 1, (code, status, err.getvalue())
+    assert status == status_wanted, (code, status, err.getvalue())
     spec = files["spec.yaml"]
     shown = spec.decode("utf-8", "replace") if isinstance(spec, bytes) else spec
     if len(shown) > 600:
@@ -161,6 +172,12 @@ def page() -> str:
             continue
         spec, command, err = run(code)
         out += ["`spec.yaml`:\n", "```yaml", spec.rstrip("\n"), "```\n", f"`{command}`:\n", "```text", err.rstrip("\n"), "```\n"]
+    out += ["# Warnings\n", "Likely mistakes that still compile: printed to stderr as `file:line:col: warning[code] …`; "
+            "the exit status stays 0.\n"]
+    for code, meaning in WARNINGS.items():
+        spec, command, err = run(code)
+        out += [f"## {code}\n\n{meaning[0].upper() + meaning[1:]}.\n", "`spec.yaml`:\n", "```yaml", spec.rstrip("\n"), "```\n",
+                f"`{command}`:\n", "```text", err.rstrip("\n"), "```\n"]
     return "\n".join(out)
 
 

@@ -44,7 +44,7 @@ CASES = [
     ("missing-block-parameter", HEAD + "imports: [std]\nlayers:\n  - vgg_block: {num_convs: 1}\n", "missing-parameter", 6, 5),
     ("block-parameter-type", HEAD + "imports: [std]\nlayers:\n  - vgg_block: {num_convs: 1.5, channels: 4}\n", "bad-parameter", 6, 28),
     ("unknown-source", HEAD + "layers:\n  - relu: {name: a}\n  - relu: {from: b}\n", "unknown-source", 6, 5),
-    ("residual-shapes-differ", HEAD + "layers:\n  - residual: {body: [conv2d: {out_channels: 4, kernel_size: 3}]}\n", "merge-mismatch", 5, 5),
+    ("residual-shapes-differ", HEAD + "layers:\n  - residual: {body: [conv2d: {out_channels: 4, kernel_size: 3}]}\n", "merge-mismatch", 5, 23),
     ("concat-spatial-differs", HEAD + "layers:\n  - parallel:\n      branches:\n        a: [identity]\n        b: [max_pool2d: {kernel_size: 2}]\n", "merge-mismatch", 5, 5),
     ("expression-unknown-name", HEAD + "layers:\n  - conv2d: {out_channels: '${widht * 2}', kernel_size: 3}\n", "expr-unknown-name", 5, 28),
     ("expression-division-by-zero", HEAD + "layers:\n  - conv2d: {out_channels: '${4 // 0}', kernel_size: 3}\n", "expr-division-by-zero", 5, 28),

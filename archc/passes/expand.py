@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from archc.aliases import kind_hint
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
@@ -48,6 +49,10 @@ class Scope:
     def deeper(self) -> "Scope":
         return Scope(self.names, self.block_stack, self.notes, self.depth + 1)
 
+    def noting(self, note: str) -> "Scope":
+        """The same scope; errors inside it say where they were reached from."""
+        return Scope(self.names, self.block_stack, (*self.notes, note), self.depth)
+
 
 class _Abort(Exception):
     """Stop expanding the current item; its error is already in the sink."""
@@ -69,6 +74,7 @@ class Expander:
         self.work = 0  # units of work spent (passes/work.py), kept or dropped
         self.lower_bound = LowerBound({name: info.raw for name, info in spec.blocks.items()}, spec.doc.defaults,
                                       limits.max_work + 1)
+        self.given_input = input_shape
         given = input_shape if input_shape is not None else spec.doc.input
         # named sizes (input: [3, H, W]) become symbolic sizes
         self.input_shape = tuple(SymSize(v) if isinstance(v, str) else v for v in given)
@@ -127,7 +133,8 @@ class Expander:
         root.items = self.layer_list(raw["layers"], value_loc(raw, "layers", raw.loc), Scope({}), "layers")
         self.name_children(root.items, Scope({}))
         assign_paths(root, "")
-        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file)
+        input_loc = value_loc(raw, "input", raw.loc) if self.given_input is None else None
+        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file, input_loc=input_loc)
 
     # -- lists ----------------------------------------------------------------------------
     def layer_list(self, items: Any, loc: Loc | None, scope: Scope, what: str) -> list[Node]:
@@ -204,7 +211,9 @@ class Expander:
             nodes = [self.layer(kind, rest, loc, scope, meta)]
         else:
             choices = [*KINDS, *STRUCTURAL, *self.spec.blocks]
-            hint = did_you_mean(kind, choices)
+            # the rank at this layer is known only to infer; the spec's input rank is the best guess
+            spatial = len(self.input_shape) - 1
+            hint = kind_hint(kind, rest, choices, _argument_names, spatial if 1 <= spatial <= 3 else 2)
             if not hint and not self.spec.blocks:
                 hint = "blocks of the standard library need 'imports: [std]'"
             self.fail("unknown-kind", f"unknown layer kind '{kind}'", loc, scope,
@@ -374,7 +383,9 @@ class Expander:
         self.afford(count, raw_layers, loc, scope, what)
         out = []
         for i in range(count):
-            items = self.layer_list(raw_layers, value_loc(args, "layers", loc), scope.bind(i=i), f"{what}.layers")
+            # the iteration's note lets one error reached in many iterations be reported once
+            inner = scope.bind(i=i).noting(f"in iteration {i} of the {what} at {loc}")
+            items = self.layer_list(raw_layers, value_loc(args, "layers", loc), inner, f"{what}.layers")
             if prefix is not None:
                 if len(items) != 1:
                     self.count_node(loc, scope)
@@ -494,6 +505,11 @@ def validate_args(kind: str, values: dict, raw: Any, loc: Loc | None, sink: Erro
             err.notes = list(notes)
             sink.add(err)
         return None
+
+
+def _argument_names(kind: str) -> list[str]:
+    schema = KINDS[kind].Args if kind in KINDS else STRUCTURAL.get(kind)
+    return list(schema.model_fields) if schema else []
 
 
 def _anchor(value: Any, anchor: Anchor) -> Any:

@@ -6,7 +6,7 @@ ArchcErrors that name the layer and echo its input.
 """
 from __future__ import annotations
 
-from archc.errors import ArchcError, ErrorSink, did_you_mean
+from archc.errors import ArchcError, ArchcWarning, ErrorSink, did_you_mean
 from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
 from archc.layers.init import check_against
@@ -111,7 +111,7 @@ class Inferrer:
             if len({len(s) for s in shapes}) != 1 or not all(
                     require_equal(a, b, f"{merge} in {node.path or 'network'}") for s in shapes[1:] for a, b in zip(first[1:], s[1:])):
                 self.fail(node, "merge-mismatch", "concatenated inputs must agree on every dim but channels",
-                          expected="equal sizes after the channel dim", found=listing)
+                          expected="equal sizes after the channel dim", found=listing, hint=_concat_hint(node, named))
             return (sum(s[0] for s in shapes), *first[1:])
         if merge == "mul" and len({len(s) for s in shapes}) == 1:
             # gating (squeeze-excitation) scales C×H×W by C×1×1: torch broadcasts size-1 dims
@@ -136,10 +136,45 @@ class Inferrer:
         for child in node.body:
             out = self.node(child, out)
         short = self.node(node.shortcut, shape) if node.shortcut else shape
+        if node.how in ("add", "concat") and _concrete(shape, out, short) and not _fits(node.how, out, short):
+            self.residual_mismatch(node, shape, out, short)
         out = self.merged(node, node.how, [("body", out), (node.shortcut.name if node.shortcut else "identity", short)])
         for child in node.after:
             out = self.node(child, out)
         return out
+
+    def residual_mismatch(self, node: Residual, shape, body, short):
+        """A residual whose paths disagree: point at the layer that changed the size (or the
+        channels) and say how to keep them, not just at the residual."""
+        listing = f"body: {format_shape(body)}, {node.shortcut.name if node.shortcut else 'identity'}: {format_shape(short)}"
+        paths = [("body", node.body, body), ("shortcut", [node.shortcut] if node.shortcut else [], short)]
+        if body[1:] != short[1:]:
+            # the path whose size differs from the block's input; the body if both do
+            name, nodes, _ = next((p for p in paths if p[2][1:] != shape[1:]), paths[0])
+            culprit = _first_change(nodes, lambda n: n.out_shape[1:] != shape[1:]) or node
+            what = f"changes the size from {format_shape(shape[1:])} to {format_shape(culprit.out_shape[1:])}" \
+                if culprit is not node else "does not keep the size"
+            message = f"this layer {what}, so the residual's {name} and its other path no longer match"
+            if name == "shortcut" and body[1:] == shape[1:]:
+                hint = (f"the body keeps the size {format_shape(shape[1:])}: give the shortcut stride 1, "
+                        "or downsample the body by the same stride")
+            else:
+                hint = _keep_size_hint(culprit, body if name == "body" else short, node.shortcut is None)
+        else:
+            if node.how == "concat":  # channels may differ in a concatenation
+                return
+            nodes = node.body if node.shortcut is None else [node.shortcut]
+            name = "body" if node.shortcut is None else "shortcut"
+            culprit = _last_change(nodes, lambda n: n.out_shape[:1] != n.in_shape[:1]) or node
+            message = f"this layer makes {culprit.out_shape[0]} channels, so the residual's {name} and its other path no longer match"
+            hint = (f"give the residual a 1×1 convolution shortcut to {body[0]} channels: "
+                    f"shortcut: [{_conv_kind(shape)}: {{out_channels: {body[0]}, kernel_size: 1}}]" if node.shortcut is None
+                    else f"make the shortcut give {body[0]} channels, as the body does")
+        notes = [*culprit.notes, f"in the residual at {node.loc}"] if culprit is not node else list(node.notes)
+        self.sink.add(ArchcError("merge-mismatch", message, culprit.loc, path=_where(culprit), notes=notes,
+                                 expected=f"'{node.how}' of equal shapes" if node.how == "add" else
+                                 f"'{node.how}' of equal sizes after the channels", found=listing, hint=hint))
+        raise _Stop()
 
     def infer_parallel(self, node: Parallel, shape):
         named = [(branch.name, self.node(branch, shape)) for branch in node.branches]
@@ -150,6 +185,96 @@ class Inferrer:
             grown = self.node(unit, shape)
             shape = self.merged(unit, "concat", [("input", shape), (unit.name, grown)])
         return shape
+
+
+def _concrete(*shapes) -> bool:
+    return all(isinstance(v, int) for s in shapes for v in s)
+
+
+def _fits(how: str, a, b) -> bool:
+    return a == b if how == "add" else len(a) == len(b) and a[1:] == b[1:]
+
+
+def _layers_in_order(nodes):
+    for node in nodes:
+        for inner in node.walk():
+            if isinstance(inner, Layer) and inner.out_shape is not None:
+                yield inner
+
+
+def _first_change(nodes, changed):
+    return next((n for n in _layers_in_order(nodes) if changed(n)), None)
+
+
+def _last_change(nodes, changed):
+    found = None
+    for n in _layers_in_order(nodes):
+        if changed(n):
+            found = n
+    return found
+
+
+def _conv_kind(shape) -> str:
+    return f"conv{min(max(len(shape) - 1, 1), 3)}d"
+
+
+def _keep_size_hint(layer: Node, path_out, identity_shortcut: bool) -> str:
+    """How to keep a layer's output the size of its input: padding (k-1)//2 for a
+    convolution or pooling that shrinks it; the same stride on the shortcut for one that
+    downsamples on purpose."""
+    args = getattr(layer, "args", None)
+    kernel = getattr(args, "kernel_size", None)
+    stride = _stride(layer)
+    padding = getattr(args, "padding", 0)
+    dilation = _max(getattr(args, "dilation", None) or 1)
+    if kernel is None or not isinstance(layer, Layer):
+        return "keep the size in every layer of the path (padding), or give the other path the same downsampling"
+    keep = dilation * (_max(kernel) - 1) // 2
+    shortcut = (f"shortcut: [{_conv_kind(layer.in_shape)}: {{out_channels: {path_out[0]}, kernel_size: 1, stride: {stride}}}]")
+    if stride > 1:
+        fix = f"to downsample on purpose, give the shortcut the same stride: {shortcut}"
+        if not identity_shortcut:
+            fix = f"to downsample on purpose, give the shortcut the same stride ({stride}), e.g. {shortcut}"
+        return fix + (f"; to keep the size, use stride 1 and padding: {keep}" if padding != keep else "")
+    if _max(kernel) % 2 == 0:
+        return f"an even kernel_size ({_max(kernel)}) cannot keep the size; use an odd one with padding (k-1)//2"
+    if padding != keep and not isinstance(padding, str):
+        return f"padding: {keep} keeps the size (kernel_size {_max(kernel)}: padding (k-1)//2)"
+    return "keep the size in every layer of the path, or give the other path the same change"
+
+
+def _stride(layer: Node) -> int:
+    args = getattr(layer, "args", None)
+    stride = getattr(args, "stride", None)
+    if stride is None and "pool" in layer.kind:  # pooling's stride defaults to its kernel
+        stride = getattr(args, "kernel_size", None)
+    return _max(stride or 1)
+
+
+def _concat_hint(node: Node, named) -> str:
+    """Which inputs of a concatenation have which size, and (for parallel branches) which
+    layer in a branch changed it and how to keep it."""
+    sizes = [format_shape(shape[1:]) for _, shape in named]
+    common = max(sizes, key=sizes.count)  # the size most inputs agree on
+    odd = [(name, size) for (name, _), size in zip(named, sizes) if size != common]
+    branches = {b.name: b for b in node.branches} if isinstance(node, Parallel) else {}
+    parts = []
+    for name, size in odd:
+        text = f"'{name}' gives {size}"
+        branch = branches.get(name)
+        culprit = _first_change([branch], lambda n: n.out_shape[1:] != node.in_shape[1:]) if branch else None
+        if culprit is not None:
+            stride = _stride(culprit)
+            fix = f"its stride {stride} downsamples" if stride > 1 else _keep_size_hint(culprit, culprit.out_shape, True)
+            text += f" (its {culprit.kind} at {culprit.loc}: {fix})"
+        parts.append(text)
+    others = "the others give" if len(named) - len(odd) > 1 else f"'{next(n for (n, _), s in zip(named, sizes) if s == common)}' gives"
+    return (f"{', '.join(parts)} where {others} {common}: make every input the same size after the channels "
+            "(keep the size with padding, or downsample every input alike)")
+
+
+def _max(value) -> int:
+    return max(value) if isinstance(value, (list, tuple)) else value
 
 
 def _evaluate(value, incoming: InShape):
@@ -193,6 +318,7 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
     except _Stop:
         pass
     sink.raise_if_any()
+    graph.warnings += input_warnings(graph)
     total = graph.root.params
     if total > limits.max_params:
         raise ArchcError("too-many-params", "the network has too many parameters", graph.root.loc,
@@ -203,6 +329,20 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
                          expected=f"at most {limits.max_memory / 2**30:,.1f} GiB (--max-memory)",
                          found=f"about {memory / 2**30:,.1f} GiB (float32 parameters and one sample's activations)")
     return graph
+
+
+def input_warnings(graph: Graph) -> list[ArchcWarning]:
+    """An image input written channels-last ([32, 32, 3], as NumPy and Keras hold images)
+    compiles, but as 32 channels of 32×3: almost certainly not what was meant."""
+    shape = graph.input_shape
+    if len(shape) in (3, 4) and _concrete(shape) and shape[-1] <= 4 and all(s >= 8 for s in shape[:-1]):
+        wanted = [shape[-1], *shape[:-1]]
+        return [ArchcWarning("channels-last", f"the input {format_shape(shape)} looks channels-last "
+                             f"({'×'.join(['H', 'W'] if len(shape) == 3 else ['D', 'H', 'W'])}×C)",
+                             graph.input_loc, expected="channels first, as PyTorch: (C, H, W)",
+                             found=f"{shape[-1]} as the last dim, {shape[0]} channels",
+                             hint=f"if the images have {shape[-1]} channels, write input: {wanted}")]
+    return []
 
 
 def memory_estimate(graph: Graph, bytes_per_element: int = 4) -> int:

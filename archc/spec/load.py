@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from archc.aliases import argument_hint, misread_kind_hint
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.spec.files import read_regular_file
-from archc.spec.model import BlockDef, BlockFileDoc, SpecDoc
+from archc.spec.model import IDENTIFIER, MODULE_NAME, BlockDef, BlockFileDoc, SpecDoc
 from archc.spec.yaml_source import YMap, key_loc, locate, parse_yaml
 
 STD_DIR = Path(__file__).parent / "std"
@@ -42,7 +43,7 @@ def std_files() -> dict[str, Path]:
 
 def validation_errors(exc: ValidationError, raw: Any, fallback: Loc | None, schema: type[BaseModel] | None = None,
                       where: str = "") -> list[ArchcError]:
-    """pydantic's errors as located ArchcErrors, one per offending field."""
+    """pydantic's errors as located ArchcErrors in plain words, one per offending field."""
     grouped: dict[tuple, list[dict]] = {}
     for err in exc.errors():
         loc = err["loc"]
@@ -51,45 +52,136 @@ def validation_errors(exc: ValidationError, raw: Any, fallback: Loc | None, sche
             # keep the path down to the value the user wrote.
             loc = tuple(step for step in loc if isinstance(step, int) or not _is_type_tag(step))
         grouped.setdefault(loc, []).append(err)
+    # a list's member that is wrong says more than "not an int" about the whole list
+    # (kernel_size: [a, 3] is a list with a bad item, not a bad int)
+    deeper = {loc[:n] for loc in grouped for n in range(len(loc))}
     errors = []
+    prefix = f"{where}: " if where else ""
+    hint_for_kind = misread_kind_hint(where, raw if isinstance(raw, dict) else {})
     for loc, errs in grouped.items():
         first = errs[0]
         field_path = ".".join(str(s) for s in loc)
-        prefix = f"{where}: " if where else ""
         if first["type"] == "extra_forbidden":
             parent = _follow(raw, loc[:-1])
-            allowed = list(_schema_at(schema, loc[:-1]).model_fields) if schema and _schema_at(schema, loc[:-1]) else []
+            model = _schema_at(schema, loc[:-1])
+            allowed = list(model.model_fields) if model else []
             errors.append(ArchcError(
                 "unknown-argument", f"{prefix}unknown key '{loc[-1]}'", key_loc(parent, loc[-1], fallback),
                 expected=("one of " + ", ".join(allowed)) if allowed else "", found=f"'{loc[-1]}'",
-                hint=did_you_mean(loc[-1], allowed),
+                hint=hint_for_kind or argument_hint(str(loc[-1]), allowed),
             ))
         elif first["type"] == "missing":
             errors.append(ArchcError(
                 "missing-argument", f"{prefix}'{field_path}' is required", locate(raw, loc[:-1], fallback),
-                expected=f"'{loc[-1]}'", found="nothing",
+                expected=f"'{loc[-1]}'", found="nothing", hint=hint_for_kind,
             ))
+        elif loc in deeper and all(e["type"] in _TYPE_ERRORS for e in errs):
+            continue  # reported at the member
         else:
-            wanted = sorted({_wanted(e) for e in errs})
+            problems = [e for e in errs if e["type"] in _VALUE_ERRORS and not _sentence(e).startswith("expected ")]
+            if problems:  # a rule of ours, already a sentence
+                message = f"{prefix}invalid value for '{field_path}': {_sentence(problems[0])}"
+                wanted = [_expectation(e) for e in errs if e not in problems and e["type"] not in _TYPE_ERRORS]
+            else:
+                message = f"{prefix}invalid value for '{field_path}'"
+                wanted = [_expectation(e) for e in errs]
             errors.append(ArchcError(
-                "bad-value", f"{prefix}invalid value for '{field_path}'", locate(raw, loc, fallback),
-                expected=" or ".join(wanted), found=repr(first.get("input")),
+                "bad-value", message, locate(raw, loc, fallback),
+                expected=" or ".join(dict.fromkeys(w for w in wanted if w)), found=_shown_value(first.get("input")),
+                hint=hint_for_kind,
             ))
     return errors
+
+
+# pydantic's error types that mean "the value has the wrong type" (one per union member)
+_TYPE_ERRORS = {
+    "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "bool_type", "bool_parsing",
+    "string_type", "list_type", "dict_type", "model_type", "model_attributes_type", "dataclass_type",
+    "tuple_type", "set_type", "none_required", "is_instance_of", "literal_error", "enum",
+}
+# errors raised by archc's own validators: their message is a sentence for the user
+_VALUE_ERRORS = {"value_error", "assertion_error"}
+_PATTERNS = {
+    IDENTIFIER: "a name of letters, digits and _ that does not start with a digit",
+    MODULE_NAME: "a name of letters, digits, _ and - that does not start with a digit",
+}
+
+
+def _expectation(err: dict) -> str:
+    """What the value should have been, in plain words, for each kind of pydantic error."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    words = {
+        "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+        "int_parsing_size": "a whole number small enough to use",
+        "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+        "bool_type": "true or false", "bool_parsing": "true or false",
+        "string_type": "text", "list_type": "a list", "tuple_type": "a list", "set_type": "a list",
+        "dict_type": "a mapping (key: value, …)", "model_type": "a mapping (key: value, …)",
+        "model_attributes_type": "a mapping (key: value, …)", "dataclass_type": "a mapping (key: value, …)",
+        "none_required": "null", "is_instance_of": "a value of another type",
+        "string_unicode": "text", "string_sub_type": "text",
+    }
+    if kind in words:
+        return words[kind]
+    if kind in ("literal_error", "enum"):
+        allowed = str(ctx.get("expected", "the allowed values"))
+        return "one of " + allowed.replace(" or ", ", ") if " or " in allowed else allowed
+    if kind == "greater_than":
+        return f"a number above {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"a number of at least {ctx.get('ge')}"
+    if kind == "less_than":
+        return f"a number below {ctx.get('lt')}"
+    if kind == "less_than_equal":
+        return f"a number of at most {ctx.get('le')}"
+    if kind == "multiple_of":
+        return f"a multiple of {ctx.get('multiple_of')}"
+    if kind == "too_short":
+        return f"at least {_items(ctx.get('min_length'))}"
+    if kind == "too_long":
+        return f"at most {_items(ctx.get('max_length'))}"
+    if kind == "string_too_short":
+        return f"text of at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"text of at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return _PATTERNS.get(ctx.get("pattern"), "text of the allowed form")
+    if kind in _VALUE_ERRORS:
+        sentence = _sentence(err)
+        return sentence[len("expected "):] if sentence.startswith("expected ") else sentence
+    return _plain_message(err["msg"])
+
+
+def _items(count) -> str:
+    return f"{count} item" + ("" if count == 1 else "s")
+
+
+def _sentence(err: dict) -> str:
+    """The message of one of archc's own validators, without pydantic's 'Value error, '."""
+    msg = err["msg"]
+    for lead in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(lead):
+            msg = msg[len(lead):]
+    return msg
+
+
+def _plain_message(msg: str) -> str:
+    # an error type not listed above: pydantic's sentence without its jargon
+    for lead in ("Input should be ", "Value error, "):
+        if msg.startswith(lead):
+            msg = msg[len(lead):]
+    return msg.replace("a valid ", "a ").split(" [type=")[0]
+
+
+def _shown_value(value: Any) -> str:
+    text = repr(value) if not isinstance(value, dict) else repr(dict(value))
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def _is_type_tag(step: str) -> bool:
     # pydantic names union members and constrained types in error paths: 'int', 'list[…]',
     # "literal['same','valid']", 'constrained-int', 'function-before[…]', 'nullable[…]' …
     return any(ch in step for ch in "[]'-") or step in ("int", "str", "bool", "float", "list", "dict", "none")
-
-
-def _wanted(err: dict) -> str:
-    msg = err["msg"]
-    for prefix in ("Input should be ", "Value error, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
-    return msg
 
 
 def _follow(raw: Any, path: tuple) -> Any:
@@ -102,17 +194,32 @@ def _follow(raw: Any, path: tuple) -> Any:
 
 
 def _schema_at(schema: type[BaseModel] | None, path: tuple):
-    """The pydantic model describing the value at `path`, if it is a model."""
+    """The pydantic model describing the value at `path`, if it is a model (through fields,
+    lists and dicts of models: blocks.<name> is a BlockDef)."""
+    key_of_mapping = False
     for step in path:
-        if isinstance(step, int) or schema is None:
+        if schema is None:
+            return None
+        if isinstance(step, int):
+            continue
+        if key_of_mapping:  # a key of dict[str, Model]: the model stays
+            key_of_mapping = False
             continue
         info = schema.model_fields.get(step)
         ann = getattr(info, "annotation", None)
-        schema = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-        if schema is None and ann is not None and getattr(ann, "__args__", None):
-            inner = [a for a in ann.__args__ if isinstance(a, type) and issubclass(a, BaseModel)]
-            schema = inner[0] if inner else None
+        schema, key_of_mapping = _model_in(ann)
     return schema
+
+
+def _model_in(ann) -> tuple[type[BaseModel] | None, bool]:
+    """(the model an annotation holds, whether it is held as the values of a dict)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann, False
+    args = getattr(ann, "__args__", None) or ()
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    if not models:
+        return None, False
+    return models[0], getattr(ann, "__origin__", None) is dict
 
 
 def _read(path: Path, shown: str, loc: Loc | None = None) -> Any:
