@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from archc.emit.report import label
 from archc.graph import Graph, Layer, Node
+from archc.passes.infer import peak_workspace
 from archc.shapes import format_shape, product
 
 BYTES = 4  # float32
@@ -18,6 +19,7 @@ class Totals:
     param_bytes: int
     activation_bytes: int  # one sample's layer outputs, all kept (as for a backward pass)
     input_bytes: int
+    workspace_bytes: int  # the largest one layer's temporary buffers (LRN's padded square …)
 
 
 def trainable_params(node: Node) -> int:
@@ -30,7 +32,7 @@ def totals(graph: Graph) -> Totals:
     root = graph.root
     activations = sum(product(n.out_shape) for n in graph.nodes() if isinstance(n, Layer))
     return Totals(root.params, trainable_params(root), root.macs, root.params * BYTES, activations * BYTES,
-                  product(graph.input_shape) * BYTES)
+                  product(graph.input_shape) * BYTES, peak_workspace(graph) * BYTES)
 
 
 def _rows(node: Node, depth: int, max_depth: int | None):
@@ -83,4 +85,6 @@ def summary_text(graph: Graph, max_depth: int | None = None) -> str:
         f"parameter memory: {_mb(t.param_bytes)} (float32)",
         f"activation memory per sample: {_mb(t.activation_bytes)} (every layer's output, float32); input {_mb(t.input_bytes)}",
     ]
+    if t.workspace_bytes:  # only some layers (local response norm, reflect padding …) need one
+        lines.append(f"working memory per sample: {_mb(t.workspace_bytes)} (the largest layer's temporary buffers)")
     return "\n".join(lines)

@@ -6,11 +6,11 @@ from archc.layers.base import Kind
 from archc.layers.conv import Conv
 from archc.layers.linear import Linear
 from archc.layers.norm import BatchNorm, LocalResponseNorm
-from archc.layers.pool import AdaptivePool, AvgPool, MaxPool
+from archc.layers.pool import AdaptivePool, AdaptivePool1d, AvgPool, AvgPool1d, MaxPool
 from archc.layers.shape import ChannelShuffle, Dropout, Flatten, Identity, SliceChannels
 
 _KIND_CLASSES: list[type[Kind]] = [
-    Conv, MaxPool, AvgPool, AdaptivePool, BatchNorm, LocalResponseNorm,
+    Conv, MaxPool, AvgPool, AvgPool1d, AdaptivePool, AdaptivePool1d, BatchNorm, LocalResponseNorm,
     Linear, Flatten, Dropout, Identity, SliceChannels, ChannelShuffle, *ACTIVATION_KINDS,
 ]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from archc.layers.base import Args, Bool, Inferred, Int, Kind, Number, TorchCall
+from archc.layers.base import Args, Bool, Float32, Inferred, Int, Kind, TorchCall
 from archc.shapes import ShapeError
 
 
@@ -12,11 +12,11 @@ class InplaceArgs(Args):
 
 
 class LeakyReluArgs(InplaceArgs):
-    negative_slope: Number = 0.01
+    negative_slope: Float32 = 0.01
 
 
 class EluArgs(InplaceArgs):
-    alpha: Number = 1.0
+    alpha: Float32 = 1.0
 
 
 class GeluArgs(Args):

@@ -1,10 +1,11 @@
 """What a layer kind is: argument schema, shape rule, counts and torch constructor together."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from archc.shapes import ShapeError, format_shape
 
@@ -16,11 +17,34 @@ def _number_only(value: Any) -> Any:
     return value
 
 
+# Sizes, strides, paddings, channels …: at most 2**31 − 1. ATen's pooling and local response
+# norm kernels hold them in 32-bit ints (a larger one is a torch error at build time), and no
+# activation within the element limit has a dim anywhere near that, so nothing real is lost.
+MAX_SIZE = 2**31 - 1
+# The largest finite float32: a scalar torch folds into a float32 tensor op must fit it.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _fits_float32(value: float) -> float:
+    # torch refuses ("cannot be converted to type float without overflow"); inf and nan pass
+    if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+        raise ValueError(f"a number within float32's range (±{FLOAT32_MAX:.4g}), or ±inf")
+    return value
+
+
+def _positive(value: float) -> float:
+    if value <= 0:  # as torch writes it: NaN passes
+        raise ValueError("a number above 0")
+    return value
+
+
 Int = Annotated[int, Strict()]
-PositiveInt = Annotated[int, Strict(), Field(gt=0)]
-NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+PositiveInt = Annotated[int, Strict(), Field(gt=0, le=MAX_SIZE)]
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0, le=MAX_SIZE)]
 Bool = Annotated[bool, Strict()]
 Number = Annotated[float, BeforeValidator(_number_only)]
+Float32 = Annotated[float, BeforeValidator(_number_only), AfterValidator(_fits_float32)]  # a tensor-op scalar
+PositiveNumber = Annotated[float, BeforeValidator(_number_only), AfterValidator(_positive)]
 Probability = Annotated[float, BeforeValidator(_number_only), Field(ge=0, le=1)]
 Sizes = PositiveInt | list[PositiveInt]  # an int for every spatial dim, or one per dim
 PadSizes = NonNegativeInt | list[NonNegativeInt]
@@ -78,6 +102,11 @@ class Kind:
     def label(self, kind: str, a: Args) -> str:
         """Compact notation for diagrams and tables, e.g. 'conv2d 11×11/4, p1 → 96'."""
         return kind
+
+    def workspace(self, kind: str, a: Args, shape: tuple[int, ...]) -> int:
+        """Elements (one sample's) that the forward allocates besides its output, at its peak:
+        temporaries freed when it returns, which the memory estimate must still cover."""
+        return 0
 
     def param_shapes(self, kind: str, a: Args, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """The shape of each learnable parameter, by torch's attribute name."""

@@ -67,6 +67,13 @@ class Conv(Kind):
         out_shape = (a.out_channels, *out)
         return Inferred(out_shape, params, product(out_shape) * per_output)
 
+    def workspace(self, kind, a: ConvArgs, shape):
+        if a.padding_mode == "zeros":
+            return 0
+        # other modes pad a copy of the input (F.pad) before a convolution without padding
+        _, _, _, _, pads = self._geometry(kind, a)
+        return shape[0] * product(n + lo + hi for n, (lo, hi) in zip(shape[1:], pads))
+
     def param_shapes(self, kind, a: ConvArgs, shape):
         kernel = per_dim(a.kernel_size, spatial_rank(kind), "kernel_size")
         shapes = {"weight": (a.out_channels, shape[0] // a.groups, *kernel)}

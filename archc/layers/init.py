@@ -9,8 +9,11 @@ Each function's arguments are listed explicitly (no pass-through), so a typo is 
 """
 from __future__ import annotations
 
+import math
+import struct
 from typing import Any
 
+from archc.layers.base import FLOAT32_MAX
 from archc.shapes import ShapeError
 
 MAX_LITERAL_ELEMENTS = 100_000
@@ -80,6 +83,8 @@ def parse_one(value: Any) -> tuple[str, Any]:
                 raise InitError(f"invalid {key} '{arg}'", expected=" | ".join(_CHOICES[key]), found=repr(arg))
             if key not in _CHOICES and not _number(arg):
                 raise InitError(f"'{key}' must be a number", found=repr(arg))
+        if name == "constant" and "val" not in args:  # constant_ has no default value
+            raise InitError("'constant' needs its value", expected="constant: {val: <number>}", found=repr(dict(args)))
         return (name, dict(args))
     raise InitError("invalid init", expected="a function name, {function: {args}}, a number or a nested list",
                     found=repr(value)[:60])
@@ -107,3 +112,169 @@ def check_against(init: dict[str, tuple[str, Any]], shapes: dict[str, tuple[int,
         if how == "orthogonal" and len(shapes[param]) < 2 or how.startswith(("kaiming", "xavier")) and len(shapes[param]) < 2:
             raise ShapeError("bad-init", f"'{how}' needs a parameter with at least 2 dims",
                              expected="a weight", found=f"'{param}' of shape {shapes[param]}")
+        try:
+            check_values(how, value, shapes[param])
+        except InitError as exc:
+            raise ShapeError("bad-init", f"{param}: {exc.message}", expected=exc.expected, found=exc.found) from None
+
+
+# -- the values torch.nn.init accepts ---------------------------------------------------------
+# Each function below repeats the scalar arithmetic of its torch.nn.init namesake (torch 2.x),
+# then the checks the ATen kernel it ends in makes, so that what check accepts, build can do.
+
+# trunc_normal_ may redraw values until each lands in [a, b]: bound its expected rounds and draws
+MAX_TRUNC_NORMAL_ROUNDS = 100_000
+MAX_TRUNC_NORMAL_DRAWS = 10**9
+
+
+def check_values(how: str, value: Any, shape: tuple[int, ...]) -> None:
+    """Refuse, as InitError, init values that torch.nn.init would refuse (or loop on)."""
+    if how == "tensor":
+        for number in _numbers(value):
+            try:
+                float(number)  # torch.tensor(…, dtype=float32) converts each number so
+            except OverflowError:
+                raise InitError("a literal value is too large", expected=f"at most ±{FLOAT32_MAX:.4g}",
+                                found=f"{number:.4g}") from None
+        return
+    try:
+        _CHECKS.get(how, _scalar_args)(shape, **value)
+    except InitError:
+        raise
+    except (ArithmeticError, ValueError) as exc:  # the same arithmetic in torch's Python fails
+        raise InitError(f"'{how}' cannot be computed with these arguments", found=f"{value} ({exc})") from None
+
+
+def _scalar_args(shape, **args) -> None:
+    # orthogonal_ multiplies by its gain, fill_ takes the constant: an int there must fit
+    # ATen's 64-bit Scalar (signed or unsigned)
+    for key, arg in args.items():
+        if isinstance(arg, int) and not -2**63 <= arg < 2**64:
+            raise InitError(f"'{key}' is too large", expected="an integer in [−2**63, 2**64) (or write a float)",
+                            found=f"{arg:.4g}")
+
+
+def _numbers(value: Any):
+    if isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    else:
+        yield value
+
+
+def _fill(shape, val: float = 0.0) -> None:
+    _scalar_args(shape, val=val)
+    if math.isfinite(val) and abs(val) > FLOAT32_MAX:
+        raise InitError("the constant does not fit float32", expected=f"at most ±{FLOAT32_MAX:.4g}, or ±inf, or nan",
+                        found=repr(val))
+
+
+def _normal(shape, mean: float = 0.0, std: float = 1.0) -> None:
+    mean, std = float(mean), float(std)  # as Python passes them to ATen (too large an int: OverflowError)
+    if not std >= 0:  # NaN too, as ATen's normal_ checks it
+        raise InitError("the standard deviation must not be negative", expected="std ≥ 0", found=f"std {std:g}")
+
+
+def _uniform(shape, a: float = 0.0, b: float = 1.0) -> None:
+    a, b = float(a), float(b)
+    for name, bound in (("a (from)", a), ("b (to)", b)):
+        if not (math.isfinite(bound) and abs(bound) <= FLOAT32_MAX):
+            raise InitError(f"uniform's bound {name} is out of float32's range",
+                            expected=f"a finite number within ±{FLOAT32_MAX:.4g}", found=f"{bound:g}")
+    if a > b:
+        raise InitError("uniform's range is empty", expected="a ≤ b", found=f"a {a:g} > b {b:g}")
+    if b - a > FLOAT32_MAX:
+        raise InitError("uniform's range is wider than float32 can hold", expected=f"b − a ≤ {FLOAT32_MAX:.4g}",
+                        found=f"b − a = {b - a:g}")
+
+
+def _trunc_normal(shape, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> None:
+    def cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if std == 0:
+        raise InitError("trunc_normal's std must not be 0", expected="std > 0", found="std 0")
+    p = cdf((b - mean) / std) - cdf((a - mean) / std)
+    if p > 0.3:  # torch draws normal values and redraws those outside [a, b]
+        _normal(shape, mean, std)
+        return
+    # otherwise it draws uniformly in [a, b] and accepts by the density's ratio to its peak
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+    _uniform(shape, a, b)
+    _scalar_args(shape, mean=mean, std=std)  # candidates.sub_(mean).div_(std)
+    rate = _acceptance(float(mean), float(std), float(a), float(b), float(mode), log_peak)
+    values = math.prod(shape)
+    # every round redraws the values still pending; the last of n needs about (ln n + 1) / rate rounds
+    rounds = (math.log(values) + 1) / rate if rate > 0 else math.inf
+    if rounds > MAX_TRUNC_NORMAL_ROUNDS or rounds * values > MAX_TRUNC_NORMAL_DRAWS:
+        raise InitError("trunc_normal would redraw values almost without end: [a, b] lies far in the tail",
+                        expected=f"at most {MAX_TRUNC_NORMAL_ROUNDS:,} rounds of draws (a, b nearer the mean, or a larger std)",
+                        found=f"about 1 draw in {1 / rate:,.0f} accepted" if rate > 0 else "no draw ever accepted")
+
+
+def _f32(x: float) -> float:
+    """x rounded to float32, as torch's float32 arithmetic holds it (±inf beyond its range)."""
+    try:
+        return struct.unpack("f", struct.pack("f", x))[0]
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _acceptance(mean: float, std: float, a: float, b: float, mode: float, log_peak: float) -> float:
+    """The share of uniform draws on [a, b] that trunc_normal_ accepts, computing the test
+    `log u > log_pdf(x) − log_peak` in float32 as torch does (where it gives NaN, torch accepts)."""
+    peak = _f32(log_peak)
+    if math.isnan(peak) or peak == -math.inf:
+        return 1.0  # every candidate's test is +inf − … or NaN: all accepted at once
+    if b == a:
+        return 1.0
+    # away from the mode the ratio is negligible: integrate within 40 std of it
+    lo, hi = max(a, mode - 40 * abs(std)), min(b, mode + 40 * abs(std))
+    steps = 256
+    width = (hi - lo) / steps
+    mean32, std32, total = _f32(mean), _f32(std), 0.0
+    for i in range(steps):
+        x = _f32(lo + (i + 0.5) * width)
+        z = _f32(_f32(x - mean32) / std32) if std32 else (math.nan if x == mean32 else math.inf)
+        test = _f32(_f32(_f32(z * z) * -0.5) - peak)
+        total += 1.0 if math.isnan(test) else math.exp(min(test, 0.0))
+    return total * width / (b - a)
+
+
+def _gain(nonlinearity: str = "leaky_relu", a: float = 0.0) -> float:
+    # torch.nn.init.calculate_gain
+    if nonlinearity == "leaky_relu":
+        return math.sqrt(2.0 / (1 + a ** 2))
+    return {"tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 3.0 / 4}.get(nonlinearity, 1.0)
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _kaiming_std(shape, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> float:
+    fan_in, fan_out = _fans(shape)
+    return _gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+
+
+def _xavier_std(shape, gain: float = 1.0) -> float:
+    fan_in, fan_out = _fans(shape)
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
+
+
+def _bound(std: float) -> float:
+    return math.sqrt(3.0) * std
+
+
+_CHECKS = {
+    "constant": lambda shape, val: _fill(shape, val),
+    "normal": _normal,
+    "uniform": _uniform,
+    "trunc_normal": _trunc_normal,
+    "kaiming_normal": lambda shape, **kw: _normal(shape, 0.0, _kaiming_std(shape, **kw)),
+    "kaiming_uniform": lambda shape, **kw: _uniform(shape, -_bound(_kaiming_std(shape, **kw)), _bound(_kaiming_std(shape, **kw))),
+    "xavier_normal": lambda shape, **kw: _normal(shape, 0.0, _xavier_std(shape, **kw)),
+    "xavier_uniform": lambda shape, **kw: _uniform(shape, -_bound(_xavier_std(shape, **kw)), _bound(_xavier_std(shape, **kw))),
+}

@@ -1,11 +1,14 @@
 """Normalisation: batch norm and local response norm."""
 from __future__ import annotations
 
-from archc.layers.base import Args, Bool, Inferred, Kind, Number, PositiveInt, TorchCall, expect_rank, spatial_rank
+from archc.layers.base import (
+    Args, Bool, Inferred, Kind, Number, PositiveInt, PositiveNumber, TorchCall, expect_rank, spatial_rank,
+)
+from archc.shapes import product
 
 
 class BatchNormArgs(Args):
-    eps: Number = 1e-5
+    eps: PositiveNumber = 1e-5  # torch refuses eps ≤ 0 whenever batch statistics are used (training)
     momentum: Number | None = 0.1
     affine: Bool = True
     track_running_stats: Bool = True
@@ -55,6 +58,12 @@ class LocalResponseNorm(Kind):
     def infer(self, kind, a, shape):
         expect_rank(kind, shape, (2, 3, 4), "channels×spatial")
         return Inferred(shape)
+
+    def workspace(self, kind, a: LocalResponseNormArgs, shape):
+        # F.local_response_norm squares the input, pads the square with size − 1 channels and
+        # average-pools it across channels: with a large size the padded square dwarfs the output
+        channels, spatial = shape[0], product(shape[1:])
+        return (channels + a.size - 1) * spatial + 2 * channels * spatial
 
     def torch_call(self, kind, a: LocalResponseNormArgs, shape):
         kwargs = {k: v for k, v in a.model_dump().items()

@@ -6,6 +6,7 @@ from archc.layers.base import (
     per_dim, plain, spatial_rank,
 )
 from archc.shapes import ShapeError, format_shape, pool_output_size
+from archc.symbolic import require_at_least
 
 
 class MaxPoolArgs(Args):
@@ -16,13 +17,16 @@ class MaxPoolArgs(Args):
     ceil_mode: Bool = False
 
 
-class AvgPoolArgs(Args):
+class AvgPool1dArgs(Args):
     kernel_size: Sizes
     stride: Sizes | None = None
     padding: PadSizes = 0
     ceil_mode: Bool = False
     count_include_pad: Bool = True
-    divisor_override: PositiveInt | None = None
+
+
+class AvgPoolArgs(AvgPool1dArgs):
+    divisor_override: PositiveInt | None = None  # torch's AvgPool1d has none
 
 
 class _Pool(Kind):
@@ -39,6 +43,15 @@ class _Pool(Kind):
             pool_output_size(n, k, s, p, d, a.ceil_mode)
             for n, k, s, p, d in zip(shape[1:], kernel, stride, pad, dilation)
         )
+        if kind == "avg_pool3d":
+            # ATen's avg_pool3d alone also wants the *unpadded* input to hold the kernel
+            for n, k in zip(shape[1:], kernel):
+                if not require_at_least(n, k, "avg_pool3d's input holds its kernel"):
+                    raise ShapeError("kernel-too-large", "avg_pool3d's kernel is larger than its unpadded input",
+                                     expected=f"every input size ≥ its kernel size ({format_shape(kernel)}); "
+                                              "torch's avg_pool3d does not count the padding here",
+                                     found=f"input {format_shape(shape[1:])}",
+                                     hint="reduce the kernel, or pool an earlier, larger activation")
         return Inferred((shape[0], *out))
 
     def explain(self, kind, a, shape, out):
@@ -79,17 +92,27 @@ class MaxPool(_Pool):
 
 
 class AvgPool(_Pool):
-    names = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
+    names = ("avg_pool2d", "avg_pool3d")
     Args = AvgPoolArgs
     summary = "average pooling (torch.nn.AvgPoolNd); stride defaults to kernel_size"
+
+
+class AvgPool1d(_Pool):
+    names = ("avg_pool1d",)
+    Args = AvgPool1dArgs
+    summary = "average pooling over one dim (torch.nn.AvgPool1d: no divisor_override)"
 
 
 class AdaptiveArgs(Args):
     output_size: PositiveInt | list[PositiveInt | None]
 
 
+class Adaptive1dArgs(Args):
+    output_size: PositiveInt | list[PositiveInt]  # torch's 1-d adaptive pools take no None
+
+
 class AdaptivePool(Kind):
-    names = tuple(f"adaptive_{op}_pool{r}d" for op in ("avg", "max") for r in (1, 2, 3))
+    names = tuple(f"adaptive_{op}_pool{r}d" for op in ("avg", "max") for r in (2, 3))
     family = "pool"
     Args = AdaptiveArgs
     summary = "adaptive pooling to a fixed output size (None keeps that input size)"
@@ -115,3 +138,9 @@ class AdaptivePool(Kind):
     def label(self, kind, a):
         size = a.output_size
         return f"{kind} → {size if isinstance(size, int) else '×'.join(str(s) for s in size)}"
+
+
+class AdaptivePool1d(AdaptivePool):
+    names = ("adaptive_avg_pool1d", "adaptive_max_pool1d")
+    Args = Adaptive1dArgs
+    summary = "adaptive pooling over one dim to a fixed output size"

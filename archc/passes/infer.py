@@ -325,9 +325,17 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
                          expected=f"at most {limits.max_params:,} (--max-params)", found=f"{total:,}")
     memory = memory_estimate(graph)
     if memory > limits.max_memory:
-        raise ArchcError("too-large", "building and running this network would need too much memory", graph.root.loc,
-                         expected=f"at most {limits.max_memory / 2**30:,.1f} GiB (--max-memory)",
-                         found=f"about {memory / 2**30:,.1f} GiB (float32 parameters and one sample's activations)")
+        elements, heaviest = _largest_workspace(graph)
+        # when one layer's buffers are most of it, point at that layer
+        at = heaviest if heaviest is not None and 2 * elements * 4 > memory else graph.root
+        raise ArchcError("too-large", "building and running this network would need too much memory", at.loc,
+                         path=_where(at) if at is not graph.root else "", notes=list(at.notes),
+                         expected=f"at most {limits.max_memory / 2**30:,.2f} GiB (--max-memory)",
+                         found=f"about {memory / 2**30:,.2f} GiB (float32 parameters, one sample's activations "
+                               "and the largest layer's working buffers"
+                               + (f", {elements * 4 / 2**30:,.1f} GiB in this layer's)" if at is heaviest else ")"),
+                         hint="shrink the network or its input; if this machine really has the memory, "
+                              "raise the limit with --max-memory GIB")
     return graph
 
 
@@ -345,8 +353,27 @@ def input_warnings(graph: Graph) -> list[ArchcWarning]:
     return []
 
 
+def _largest_workspace(graph: Graph):
+    """(elements, layer) of the layer whose forward allocates the most beyond its output."""
+    peak, heaviest = 0, None
+    for node in graph.nodes():
+        if isinstance(node, Layer):
+            elements = KINDS[node.kind].workspace(node.kind, node.args, node.in_shape)
+            if not isinstance(elements, int):
+                return elements, None  # depends on a symbolic size
+            if elements > peak:
+                peak, heaviest = elements, node
+    return peak, heaviest
+
+
+def peak_workspace(graph: Graph) -> int:
+    """Elements of the largest temporary buffers any one layer's forward allocates (LRN's
+    padded square, a padding mode's padded copy); freed between layers, so the peak counts."""
+    return _largest_workspace(graph)[0]
+
+
 def memory_estimate(graph: Graph, bytes_per_element: int = 4) -> int:
-    """Bytes for the parameters and one sample's activations (every layer output kept, as
-    in training), before anything is allocated."""
+    """Bytes for the parameters, one sample's activations (every layer output kept, as in
+    training) and the largest layer's working buffers, before anything is allocated."""
     activations = sum(product(n.out_shape) for n in graph.nodes() if isinstance(n, Layer))
-    return (graph.root.params + activations + product(graph.input_shape)) * bytes_per_element
+    return (graph.root.params + activations + product(graph.input_shape) + peak_workspace(graph)) * bytes_per_element

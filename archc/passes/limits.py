@@ -1,7 +1,18 @@
 """Bounds on what one spec may expand to, so no input can hang or exhaust the machine."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+
+def default_max_memory() -> int:
+    """Half this machine's physical memory (the rest is for the OS, torch and other work);
+    16 GiB where the platform does not say."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        physical = 0
+    return physical // 2 if physical > 0 else 16 * 2**30
 
 
 @dataclass(frozen=True)
@@ -12,4 +23,4 @@ class Limits:
     max_work: int = 3_000_000  # units of expansion work (passes/work.py), about a microsecond each
     max_params: int = 2_000_000_000  # parameters, checked before any tensor exists
     max_elements: int = 2_000_000_000  # elements of any one activation (per sample)
-    max_memory: int = 64 * 2**30  # bytes: float32 parameters + one sample's activations
+    max_memory: int = default_max_memory()  # bytes: float32 parameters, one sample's activations, working buffers
