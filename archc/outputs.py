@@ -137,7 +137,8 @@ def _stage(shown: Path, target: Path, data: bytes) -> _Staged:
     fd, item.tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         try:
-            os.fchmod(fd, mode)
+            if hasattr(os, "fchmod"):  # POSIX; Windows has no modes to set
+                os.fchmod(fd, mode)
             _write_whole(fd, data)
             with suppress(OSError):  # not every file system can sync; the rename is what must be atomic
                 os.fsync(fd)
@@ -202,7 +203,15 @@ def _write_stream(target: Path | None, data: bytes) -> None:
 
 
 def _umask() -> int:
-    """The process's umask (reading it means setting it: put it straight back)."""
+    """The process's umask: from /proc where Linux shows it, else by setting it and putting it
+    straight back (which another thread could observe for an instant)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -92,10 +92,13 @@ def test_a_read_only_place_is_a_clean_error(capsys):
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_full_device_is_a_clean_error(capsys):
-    assert main(["schema", "-o", "/dev/full"]) == 1
+def test_a_full_device_is_a_clean_error(tmp_path, capsys):
+    link = tmp_path / "full.json"  # as `-o /dev/full`, but a regression could only replace this link
+    link.symlink_to("/dev/full")
+    assert main(["schema", "-o", str(link)]) == 1
     err = capsys.readouterr().err
     assert "error[output-failed]" in err and "No space left" in err and "free some space" in err
+    assert link.is_symlink() and Path("/dev/full").is_char_device()
 
 
 def test_a_full_disk_leaves_every_output_as_it_was(tmp_path, monkeypatch, capsys):
