@@ -3,15 +3,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from archc.cli_options import add_depth_option, add_limit_options, check_from, limits_from
+from archc.cli_options import (add_depth_option, add_diagram_timeout_option, add_limit_options, check_from, device,
+                               limits_from, output_path, seed)
+from archc.console import silence_closed_pipe, tolerate_any_encoding
 from archc.emit.diagram_cli import register as register_render
-from archc.errors import ArchcError, ArchcErrors
+from archc.errors import ArchcError, ArchcErrors, Loc
+from archc.outputs import Terminated
 
 EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a Unix tool whose reader went away
 
 
 def cmd_check(args) -> int:
@@ -46,22 +53,25 @@ def cmd_build(args) -> int:
     from archc.emit.source import python_source
     from archc.emit.torch_module import build_module, example_input
 
-    model = build_module(graph, device=args.device)
-    if not args.no_verify:
-        model.eval()
-        with torch.no_grad():
-            out = model(example_input(graph, device=args.device))
-        if tuple(out.shape[1:]) != graph.root.out_shape:  # would be a bug in archc, not the spec
-            raise RuntimeError(f"built module gives {tuple(out.shape[1:])}, inferred {graph.root.out_shape}")
+    with out_of_memory_reported(graph.root.loc):
+        model = build_module(graph, device=args.device)
+        if not args.no_verify:
+            model.eval()
+            with torch.no_grad():
+                out = model(example_input(graph, device=args.device))
+            if tuple(out.shape[1:]) != graph.root.out_shape:  # would be a bug in archc, not the spec
+                raise RuntimeError(f"built module gives {tuple(out.shape[1:])}, inferred {graph.root.out_shape}")
+        del model  # its memory is not needed for writing the outputs
     out_dir = Path(args.output)
     files = {
         out_dir / f"{graph.name}.json": (json.dumps(report(graph), indent=1) + "\n").encode(),
         out_dir / f"{graph.name}.py": python_source(graph).encode(),
     }
-    files.update(_diagram_files(graph, out_dir))
-    write_all(files)
+    if not args.no_diagram:
+        files.update(_diagram_files(graph, out_dir, args.diagram_timeout))
+    written = write_all(files)
     print(table(graph, args.depth))
-    print("wrote " + ", ".join(str(p) for p in files))
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
@@ -100,24 +110,46 @@ def cmd_schema(args) -> int:
     if args.output in (None, "-"):
         print(text, end="")
     else:
-        write_all({Path(args.output): text.encode()})
-        print(f"wrote {args.output}")
+        for path in write_all({Path(args.output): text.encode()}):  # none when it was stdout
+            print(f"wrote {path}")
     return 0
 
 
 def cmd_run(args) -> int:
     from archc.run import run
 
-    print(run(args.spec, args.input_file, args.seed, limits_from(args)))
+    with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
+        text = run(args.spec, args.input_file, args.seed, limits_from(args))
+    print(text)
     return 0
 
 
-def _diagram_files(graph, out_dir: Path) -> dict:
-    """The build's diagram, when the graphviz binary is there (the build works without it)."""
+@contextmanager
+def out_of_memory_reported(loc: Loc | None):
+    """Running out of memory while building or running a network is the user's to fix: a coded error."""
+    import torch
+
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+        # torch's CPU allocator raises a plain RuntimeError; only its message tells
+        if not isinstance(exc, (MemoryError, oom)) and not re.search(
+                r"out of memory|can't allocate memory|not enough memory", str(exc), re.IGNORECASE):
+            raise
+        found = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}" if str(exc) else type(exc).__name__
+        raise ArchcError("out-of-memory", "the machine ran out of memory while building or running the network", loc,
+                         expected="enough free memory for the parameters and one batch's activations", found=found,
+                         hint="use smaller sizes, or free memory; archc check --max-memory GIB refuses "
+                              "networks that need more before anything is allocated") from None
+
+
+def _diagram_files(graph, out_dir: Path, timeout: float) -> dict:
+    """The build's diagram, when the graphviz binary is there and draws it in time (the build works without it)."""
     from archc.emit.diagram import render_bytes
 
     try:
-        return {out_dir / f"{graph.name}.svg": render_bytes(graph, "svg")}
+        return {out_dir / f"{graph.name}.svg": render_bytes(graph, "svg", timeout=timeout)}
     except ArchcError as exc:
         print(f"note: no diagram written ({exc.message}); see 'archc render --help'", file=sys.stderr)
         return {}
@@ -155,9 +187,12 @@ def parser() -> argparse.ArgumentParser:
                        description="Check a spec, construct the nn.Module, run it once on zeros, and write "
                                    "<name>.json (report), <name>.py (plain PyTorch) and <name>.svg into DIR.")
     b.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    b.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder (default: build/)")
-    b.add_argument("--device", default=None, help="device to build on, e.g. cpu or cuda (default: cpu)")
+    b.add_argument("-o", "--output", type=output_path, default="build", metavar="DIR",
+                   help="output folder (default: build/)")
+    b.add_argument("--device", type=device, default=None, help="device to build on, e.g. cpu or cuda (default: cpu)")
     b.add_argument("--no-verify", action="store_true", help="skip the forward pass on zeros")
+    b.add_argument("--no-diagram", action="store_true", help="write no diagram (large networks draw slowly)")
+    add_diagram_timeout_option(b)
     add_depth_option(b)
     add_limit_options(b)
     b.set_defaults(run=cmd_build)
@@ -187,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
     r.add_argument("--input", dest="input_file", required=True, metavar="FILE",
                    help="the input tensor (.yaml, .json or .npy); it also binds named sizes of the spec's input")
-    r.add_argument("--seed", type=int, default=0, help="seed for randomly initialised parameters (default 0)")
+    r.add_argument("--seed", type=seed, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)
 
@@ -200,12 +235,26 @@ def parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="write the JSON Schema of spec files (for editor completion)",
                         description="The JSON Schema (draft 2020-12) of archc specs. Point your editor at it with "
                                     "'# yaml-language-server: $schema=archc-spec.schema.json' on a spec's first line.")
-    sc.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    sc.add_argument("-o", "--output", type=output_path, metavar="FILE", help="write to FILE (default: stdout)")
     sc.set_defaults(run=cmd_schema)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status is 0, 1 (an error in the input), 2 (the command line) or a
+    signal's 128 + n. A reader that stops early (`archc summary … | head`) ends it quietly."""
+    tolerate_any_encoding()
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        silence_closed_pipe()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
     # argparse cannot match an optional positional after options (explain SPEC --input … LAYER)
@@ -222,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.format(), file=sys.stderr)
         return EXIT_SPEC_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated as exc:  # SIGTERM or SIGHUP while writing outputs, after their cleanup
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -87,6 +87,9 @@ CODES: dict[str, str] = {
     "unknown-format": "an output file whose format cannot be told from its extension",
     "graphviz-missing": "svg/png/pdf requested but graphviz's dot is not installed",
     "graphviz-failed": "graphviz's dot failed on the diagram",
+    "graphviz-timeout": "graphviz's dot took longer than --diagram-timeout to draw the diagram",
+    "output-failed": "an output that cannot be written (a directory in the way, no permission, a full disk); nothing was written",
+    "out-of-memory": "the machine ran out of memory while building or running the network",
 }
 
 

@@ -107,6 +107,9 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "unknown-format": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.jpeg"]),
     "graphviz-missing": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.svg", "#nodot"]),
     "graphviz-failed": None,
+    "graphviz-timeout": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.svg", "--diagram-timeout", "0.001"]),
+    "output-failed": ({"spec.yaml": H + "layers: [relu]\n"}, ["build", "spec.yaml", "-o", "spec.yaml"]),
+    "out-of-memory": None,
 }
 
 # warnings: the spec compiles (exit 0), and this is printed to stderr
@@ -117,6 +120,8 @@ WARNING_EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
 _WHY_NOT = {
     "file-unreadable": "happens when the file exists but the operating system refuses to read it (permissions).",
     "graphviz-failed": "happens only if graphviz's `dot` itself crashes on a diagram archc wrote.",
+    "out-of-memory": "happens when the machine has less free memory than a network that passed the limits needs "
+                     "(the limits are checked before anything is allocated; --max-memory lowers them).",
 }
 
 

@@ -129,8 +129,9 @@ def test_a_failed_write_leaves_no_partial_files(tmp_path):
     (tmp_path / "old.json").write_text("earlier output")
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where a folder is needed")
-    with pytest.raises(OSError):
+    with pytest.raises(archc.ArchcError) as info:
         write_all({tmp_path / "old.json": b"new", blocker / "x.py": b"never"})
+    assert info.value.code == "output-failed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "old.json"]
     assert (tmp_path / "old.json").read_text() == "earlier output"
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import shutil
+import subprocess
 
 from archc.emit.diagram_model import DCluster, Diagram, diagram
 from archc.errors import ArchcError
@@ -16,6 +18,7 @@ EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv":
 _FILL = {"conv": "#dbe9f6", "pool": "#fde5c8", "norm": "#dff0d8", "activation": "#f5f5f5",
          "linear": "#e8def3", "shape": "#ffffff"}
 _FONT = "Helvetica"
+DOT_TIMEOUT = 60.0  # seconds; a 10,000-branch parallel takes minutes
 
 
 def _html_label(title: str, detail: str) -> str:
@@ -105,8 +108,10 @@ def source_hash(dot_source: str) -> str:
 
 
 def render_bytes(graph: Graph, fmt: str, *, depth: int | None = None, rankdir: str = "TB",
-                 show_params: bool = False, repeats: bool = True, show_paths: bool = False) -> bytes:
-    """The diagram in `fmt`; svg/png/pdf need graphviz's dot and fail cleanly without it."""
+                 show_params: bool = False, repeats: bool = True, show_paths: bool = False,
+                 timeout: float | None = DOT_TIMEOUT) -> bytes:
+    """The diagram in `fmt`; svg/png/pdf need graphviz's dot and fail cleanly without it, or
+    when dot takes longer than `timeout` seconds (None: no limit)."""
     d = diagram(graph, depth, show_params, repeats, show_paths)
     if fmt == "mermaid":
         return to_mermaid(d, rankdir).encode()
@@ -115,16 +120,28 @@ def render_bytes(graph: Graph, fmt: str, *, depth: int | None = None, rankdir: s
         return dot.encode()
     # the SVG carries a hash of its DOT source, so a stale committed diagram can be detected
     dot = to_dot(d, rankdir, comment=f"archc {graph.file} dot-sha256:{source_hash(dot)}")
-    import graphviz
+    return run_dot(dot, fmt, timeout)
 
-    try:
-        return graphviz.Source(dot).pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
+
+def run_dot(dot: str, fmt: str, timeout: float | None = DOT_TIMEOUT) -> bytes:
+    """graphviz's dot on DOT source, killed after `timeout` seconds (a huge graph can take hours)."""
+    exe = shutil.which("dot")
+    if exe is None:
         raise ArchcError(
             "graphviz-missing", f"rendering {fmt} needs graphviz's 'dot' program, which is not installed",
             expected="'dot' on PATH", found="none",
             hint="install graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
                  "conda: conda install graphviz), or use --format dot or --format mermaid",
-        ) from None
-    except graphviz.CalledProcessError as exc:
-        raise ArchcError("graphviz-failed", f"graphviz's dot failed: {exc.stderr.decode(errors='replace')[:300]}") from None
+        )
+    try:
+        done = subprocess.run([exe, "-Kdot", f"-T{fmt}"], input=dot.encode(), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed dot by now
+        raise ArchcError("graphviz-timeout", f"graphviz's dot took longer than {timeout:g} s to draw the diagram",
+                         expected=f"at most {timeout:g} s (--diagram-timeout)", found="more",
+                         hint="draw fewer boxes (--depth N collapses deeper blocks), use --format mermaid, "
+                              "or allow more time with --diagram-timeout") from None
+    except OSError as exc:
+        raise ArchcError("graphviz-failed", f"graphviz's dot could not be run: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        raise ArchcError("graphviz-failed", f"graphviz's dot failed: {done.stderr.decode(errors='replace')[:300]}")
+    return done.stdout

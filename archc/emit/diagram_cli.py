@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from archc.cli_options import add_limit_options, check_from
+from archc.cli_options import (add_diagram_timeout_option, add_limit_options, check_from,
+                               non_negative_int, output_path)
 from archc.errors import ArchcError
 
 
@@ -21,13 +22,13 @@ def cmd_render(args) -> int:
                              found=Path(args.output).suffix or "no extension")
     graph = check_from(args)
     data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
-                        repeats=not args.no_repeats, show_paths=args.paths)
+                        repeats=not args.no_repeats, show_paths=args.paths, timeout=args.diagram_timeout)
     if args.output == "-":
         sys.stdout.buffer.write(data)
         return 0
     target = Path(args.output or f"{graph.name}.{'mmd' if fmt == 'mermaid' else fmt}")
-    write_all({target: data})
-    print(f"wrote {target}")
+    for path in write_all({target: data}):  # none when it was stdout
+        print(f"wrote {path}")
     return 0
 
 
@@ -40,13 +41,15 @@ def register(sub) -> None:
                     "blocks as clusters. svg/png/pdf need graphviz's dot; dot and mermaid do not.",
     )
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    r.add_argument("-o", "--output", metavar="FILE", help="output file, '-' for stdout (default: <name>.svg)")
+    r.add_argument("-o", "--output", type=output_path, metavar="FILE",
+                   help="output file, '-' for stdout (default: <name>.svg)")
     r.add_argument("--format", choices=FORMATS, help="output format (default: from FILE's extension)")
-    r.add_argument("--depth", type=int, default=None, metavar="N",
+    r.add_argument("--depth", type=non_negative_int, default=None, metavar="N",
                    help="draw blocks nested deeper than N as single boxes (default: as deep as stays readable)")
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top-to-bottom or left-to-right")
     r.add_argument("--params", action="store_true", help="add parameter counts to every layer")
     r.add_argument("--paths", action="store_true", help="add each layer's module path (its state_dict prefix)")
     r.add_argument("--no-repeats", action="store_true", help="draw runs of identical blocks out in full")
+    add_diagram_timeout_option(r)
     add_limit_options(r)
     r.set_defaults(run=cmd_render)

@@ -70,7 +70,8 @@ def _check_device(device) -> None:
     """A clear error for a device this machine does not have (torch's own is a traceback)."""
     try:
         torch.empty(0, device=device)
-    except (RuntimeError, AssertionError, ValueError):
+    except Exception:  # torch says "unavailable" in many ways: RuntimeError, AssertionError, NotImplementedError,
+        # ModuleNotFoundError ('hpu'), ValueError …; all mean the same to the user
         from archc.errors import ArchcError
 
         raise ArchcError("device-unavailable", f"device '{device}' is not available here",
