@@ -28,8 +28,30 @@ class _TorchSlice(nn.Module):
         return x[:, self.start:self.stop]
 
 
+class _TorchFrozenBatchNorm(nn.Module):
+    """The answer key for frozen_batch_norm2d (torchvision is not installed): torchvision's four
+    buffers in its order, and batch norm's textbook formula (x − mean) / √(var + eps) · w + b."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        for name, fill in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+            self.register_buffer(name, torch.full((num_features,), fill))
+
+    def forward(self, x):
+        per_channel = lambda t: t[None, :, None, None]  # noqa: E731
+        return ((x - per_channel(self.running_mean)) / torch.sqrt(per_channel(self.running_var) + self.eps)
+                * per_channel(self.weight) + per_channel(self.bias))
+
+
+# answer keys written here, for kinds that torch.nn has no module for
+_HAND_WRITTEN = {"slice": _TorchSlice, "frozen": _TorchFrozenBatchNorm}
+
+
 def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    if torch_cls == "frozen":
+        return _TorchFrozenBatchNorm(in_shape[0], **kwargs)
     if torch_cls == "slice":
         return _TorchSlice(**kwargs)
     for prefix, name in _INFERRED.items():
@@ -123,6 +145,34 @@ ROWS = [
     ("slice_channels-first-half", (6, 4, 4), "slice_channels", {"stop": 3}, "slice"),
     ("slice_channels-middle", (6, 4, 4), "slice_channels", {"start": 1, "stop": 5}, "slice"),
     ("channel_shuffle", (6, 4, 4), "channel_shuffle", {"groups": 3}, "ChannelShuffle"),
+    ("conv_transpose2d-basic", (4, 5, 7), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3}, "ConvTranspose2d"),
+    ("conv_transpose2d-unet-2x2-stride-2", (16, 9, 11), "conv_transpose2d", {"out_channels": 8, "kernel_size": 2, "stride": 2}, "ConvTranspose2d"),
+    ("conv_transpose2d-stride-pad-output-padding", (4, 5, 7), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}, "ConvTranspose2d"),
+    ("conv_transpose2d-per-dim", (3, 6, 5), "conv_transpose2d", {"out_channels": 4, "kernel_size": [3, 2], "stride": [2, 3], "padding": [1, 0], "output_padding": [1, 2]}, "ConvTranspose2d"),
+    ("conv_transpose2d-output-padding-below-dilation", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "dilation": 2, "output_padding": 1}, "ConvTranspose2d"),
+    ("conv_transpose2d-groups", (4, 5, 7), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "groups": 2, "dilation": [1, 2]}, "ConvTranspose2d"),
+    ("conv_transpose2d-depthwise-no-bias", (8, 4, 4), "conv_transpose2d", {"out_channels": 8, "kernel_size": 4, "stride": 2, "padding": 1, "groups": 8, "bias": False}, "ConvTranspose2d"),
+    ("conv_transpose2d-output-size-1", (3, 1, 1), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}, "ConvTranspose2d"),
+    ("conv_transpose1d", (3, 10), "conv_transpose1d", {"out_channels": 5, "kernel_size": 4, "stride": 3, "padding": 2, "output_padding": 1}, "ConvTranspose1d"),
+    ("conv_transpose3d", (2, 3, 4, 5), "conv_transpose3d", {"out_channels": 3, "kernel_size": [2, 3, 1], "stride": [2, 1, 2]}, "ConvTranspose3d"),
+    ("interpolate-nearest-x2", (3, 5, 7), "interpolate", {"scale_factor": 2}, "Upsample"),
+    ("interpolate-bilinear-x1.5-odd", (2, 7, 9), "interpolate", {"scale_factor": 1.5, "mode": "bilinear"}, "Upsample"),
+    ("interpolate-bilinear-align-corners", (2, 7, 9), "interpolate", {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, "Upsample"),
+    ("interpolate-half-odd", (2, 7, 9), "interpolate", {"scale_factor": 0.5}, "Upsample"),
+    ("interpolate-float-product-truncates", (2, 100), "interpolate", {"scale_factor": 0.29}, "Upsample"),  # 100 × 0.29 = 28.999…
+    ("interpolate-linear-0.7", (2, 10), "interpolate", {"scale_factor": 0.7, "mode": "linear"}, "Upsample"),
+    ("interpolate-size-bicubic", (2, 7, 9), "interpolate", {"size": [3, 20], "mode": "bicubic", "align_corners": False}, "Upsample"),
+    ("interpolate-size-int", (2, 5, 5), "interpolate", {"size": 8}, "Upsample"),
+    ("interpolate-trilinear-per-dim-scale", (2, 3, 4, 5), "interpolate", {"scale_factor": [1, 2, 0.5], "mode": "trilinear"}, "Upsample"),
+    ("interpolate-nearest-exact", (2, 5, 7), "interpolate", {"scale_factor": 1.75, "mode": "nearest-exact"}, "Upsample"),
+    ("interpolate-recompute-scale-factor", (2, 7, 9), "interpolate", {"scale_factor": 1.3, "mode": "bilinear", "recompute_scale_factor": True}, "Upsample"),
+    ("interpolate-nearest-3d", (2, 3, 4, 5), "interpolate", {"scale_factor": 2}, "Upsample"),
+    ("pixel_shuffle", (8, 3, 5), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle"),
+    ("pixel_shuffle-3", (18, 2, 3), "pixel_shuffle", {"upscale_factor": 3}, "PixelShuffle"),
+    ("pixel_unshuffle", (2, 6, 4), "pixel_unshuffle", {"downscale_factor": 2}, "PixelUnshuffle"),
+    ("pixel_unshuffle-3-rect", (1, 9, 6), "pixel_unshuffle", {"downscale_factor": 3}, "PixelUnshuffle"),
+    ("frozen_batch_norm2d", (8, 5, 5), "frozen_batch_norm2d", {}, "frozen"),
+    ("frozen_batch_norm2d-eps", (8, 5, 3), "frozen_batch_norm2d", {"eps": 0.001}, "frozen"),
 ]
 
 
@@ -148,10 +198,10 @@ def test_every_registered_kind_has_a_torch_row():
 @pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
 def test_built_module_equals_independent_torch_module(in_shape, kind, args, torch_cls):
     """archc's builder makes the same module torch makes from the same arguments."""
-    if torch_cls == "slice":  # archc's runtime module: compare what it computes instead
+    if torch_cls in _HAND_WRITTEN:  # archc's runtime module: compare what it computes instead
         built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
         x = torch.randn(2, *in_shape)
-        assert torch.equal(built(x), _torch_module(torch_cls, args, in_shape)(x))
+        torch.testing.assert_close(built(x), _torch_module(torch_cls, args, in_shape)(x), rtol=1e-6, atol=1e-6)
         return
     built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
     reference = _torch_module(torch_cls, args, in_shape)
