@@ -229,6 +229,31 @@ REFUSED = [
     ("linear-on-image", (3, 4, 4), "linear", {"out_features": 10}, "Linear", "wrong-rank"),
     ("batch-norm2d-on-flat", (10,), "batch_norm2d", {}, "BatchNorm2d", "wrong-rank"),
     ("channel-shuffle-groups-not-dividing", (6, 4, 4), "channel_shuffle", {"groups": 4}, "ChannelShuffle", "groups-mismatch"),
+    ("conv-transpose-output-padding-equals-stride", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2}, "ConvTranspose2d", "output-padding-too-large"),
+    ("conv-transpose-output-padding-without-stride", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "output_padding": 1}, "ConvTranspose2d", "output-padding-too-large"),
+    ("conv-transpose-output-padding-one-dim", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "stride": [2, 1], "output_padding": [1, 1]}, "ConvTranspose2d", "output-padding-too-large"),
+    ("conv-transpose-groups-not-dividing-input", (6, 5, 5), "conv_transpose2d", {"out_channels": 8, "kernel_size": 3, "groups": 4}, "ConvTranspose2d", "groups-mismatch"),
+    ("conv-transpose-groups-not-dividing-output", (8, 5, 5), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "groups": 4}, "ConvTranspose2d", "groups-mismatch"),
+    ("conv-transpose-output-below-1", (3, 1, 1), "conv_transpose2d", {"out_channels": 2, "kernel_size": 1, "padding": 1}, "ConvTranspose2d", "output-too-small"),
+    ("conv-transpose-reflect-padding", (3, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "padding_mode": "reflect"}, "ConvTranspose2d", "bad-value"),
+    ("conv-transpose-on-flat-input", (10,), "conv_transpose2d", {"out_channels": 2, "kernel_size": 1}, "ConvTranspose2d", "wrong-rank"),
+    ("interpolate-bilinear-on-1d", (3, 8), "interpolate", {"scale_factor": 2, "mode": "bilinear"}, "Upsample", "wrong-rank"),
+    ("interpolate-linear-on-image", (3, 8, 8), "interpolate", {"scale_factor": 2, "mode": "linear"}, "Upsample", "wrong-rank"),
+    ("interpolate-bicubic-on-3d", (3, 4, 4, 4), "interpolate", {"scale_factor": 2, "mode": "bicubic"}, "Upsample", "wrong-rank"),
+    ("interpolate-trilinear-on-image", (3, 8, 8), "interpolate", {"scale_factor": 2, "mode": "trilinear"}, "Upsample", "wrong-rank"),
+    ("interpolate-on-flat-input", (10,), "interpolate", {"scale_factor": 2}, "Upsample", "wrong-rank"),
+    ("interpolate-align-corners-with-nearest", (3, 8, 8), "interpolate", {"scale_factor": 2, "align_corners": False}, "Upsample", "bad-value"),
+    ("interpolate-size-and-scale", (3, 8, 8), "interpolate", {"size": 4, "scale_factor": 2}, "Upsample", "bad-value"),
+    ("interpolate-neither-size-nor-scale", (3, 8, 8), "interpolate", {"mode": "bilinear"}, "Upsample", "bad-value"),
+    ("interpolate-recompute-with-size", (3, 8, 8), "interpolate", {"size": 4, "recompute_scale_factor": True}, "Upsample", "bad-value"),
+    ("interpolate-size-list-too-long", (3, 8, 8), "interpolate", {"size": [2, 3, 4]}, "Upsample", "wrong-length"),
+    ("interpolate-scale-list-too-short", (3, 8, 8), "interpolate", {"scale_factor": [2]}, "Upsample", "wrong-length"),
+    ("interpolate-negative-scale", (3, 8, 8), "interpolate", {"scale_factor": -2}, "Upsample", "bad-value"),
+    ("interpolate-zero-scale", (3, 8, 8), "interpolate", {"scale_factor": 0}, "Upsample", "bad-value"),
+    ("interpolate-to-size-zero", (3, 7, 9), "interpolate", {"scale_factor": 0.1}, "Upsample", "output-too-small"),
+    ("pixel-shuffle-channels-not-multiple-of-r2", (6, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "not-divisible"),
+    ("pixel-unshuffle-height-not-divisible", (2, 5, 4), "pixel_unshuffle", {"downscale_factor": 2}, "PixelUnshuffle", "not-divisible"),
+    ("pixel-unshuffle-width-not-divisible", (2, 6, 7), "pixel_unshuffle", {"downscale_factor": 3}, "PixelUnshuffle", "not-divisible"),
 ]
 
 
@@ -250,3 +275,45 @@ def test_slice_channels_refuses_empty_or_out_of_range_slices(args):
     with pytest.raises(archc.ArchcError) as info:
         check_layers([{"slice_channels": args}], (6, 4, 4))
     assert info.value.code == "bad-slice"
+
+
+# Inputs torch accepts but archc refuses on purpose (like linear on an image): the result
+# would be empty or silently mean something else. torch must really accept them, or the
+# row belongs in REFUSED. (id, input shape, kind, args, torch class, archc error code)
+REFUSED_ON_PURPOSE = [
+    # torchvision reshapes its buffers to 1×C×1×1: on N×C input that broadcasts to 1×N×C×C, not an error
+    ("frozen-batch-norm-on-flat-input", (4,), "frozen_batch_norm2d", {}, "frozen", "wrong-rank"),
+    # torch reads the last three dims as C×H×W, so a 3-d volume's depth would be shuffled as channels
+    ("pixel-shuffle-on-volume", (4, 4, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "wrong-rank"),
+]
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls,code", [r[1:] for r in REFUSED_ON_PURPOSE],
+                         ids=[r[0] for r in REFUSED_ON_PURPOSE])
+def test_archc_refuses_on_purpose_what_torch_would_run(in_shape, kind, args, torch_cls, code):
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([{kind: args}], in_shape)
+    assert info.value.code == code
+    assert info.value.loc is not None and info.value.loc.line > 0
+    _torch_module(torch_cls, args, in_shape)(torch.zeros(2, *in_shape))  # runs without complaint
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_built_layer_computes_what_the_answer_key_computes(in_shape, kind, args, torch_cls):
+    """Same weights and buffers in, same numbers out: the arguments a repr does not show
+    (interpolate's align_corners and recompute_scale_factor) must reach the module too."""
+    built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0].eval()
+    reference = _torch_module(torch_cls, args, in_shape).eval()
+    with torch.no_grad():
+        for tensor in reference.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5)  # positive: running_var must be
+    assert list(built.state_dict()) == list(reference.state_dict())
+    built.load_state_dict(reference.state_dict())
+    x = torch.randn(2, *in_shape)
+    with torch.no_grad():
+        expected, got = reference(x), built(x)
+    if torch_cls in _HAND_WRITTEN:
+        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+    else:
+        assert torch.equal(got, expected)
