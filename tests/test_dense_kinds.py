@@ -130,3 +130,52 @@ def test_a_network_named_like_a_runtime_module_does_not_shadow_it_in_the_source(
     assert type(model).__name__ == "FrozenBatchNorm2d_"
     assert type(model[0]).__name__ == "FrozenBatchNorm2d" and list(model.state_dict()) == [
         "0.weight", "0.bias", "0.running_mean", "0.running_var"]
+
+
+# ---- properties: random arguments and sizes, torch as the answer key ----
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FIXED = settings(max_examples=120, derandomize=True, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+def _archc_or_code(layer, in_shape):
+    try:
+        return check_layers([layer], in_shape).root.items[0], None
+    except archc.ArchcError as exc:
+        return None, exc.code
+
+
+@FIXED
+@given(channels=st.integers(1, 4), size=st.integers(1, 9), kernel=st.integers(1, 4), stride=st.integers(1, 3),
+       padding=st.integers(0, 3), dilation=st.integers(1, 3), output_padding=st.integers(0, 2), groups=st.sampled_from([1, 2]))
+def test_conv_transpose_shape_params_and_refusals_match_torch(channels, size, kernel, stride, padding, dilation,
+                                                              output_padding, groups):
+    args = {"out_channels": 2 * groups, "kernel_size": kernel, "stride": stride, "padding": padding,
+            "dilation": dilation, "output_padding": output_padding, "groups": groups}
+    node, code = _archc_or_code({"conv_transpose1d": args}, (channels, size))
+    try:
+        module = nn.ConvTranspose1d(channels, **args)
+        y = module(torch.zeros(1, channels, size))
+    except (RuntimeError, ValueError):
+        assert node is None, f"torch refused what archc accepted: {code}"
+        return
+    if y.numel() == 0:  # torch's grouped path returns an empty map instead of refusing; archc refuses
+        assert code == "output-too-small"
+        return
+    assert node is not None, f"archc refused ({code}) what torch ran"
+    assert node.out_shape == tuple(y.shape[1:]) and node.params == torch_params(module)
+
+
+@FIXED
+@given(size=st.integers(1, 300), scale=st.floats(0.05, 4.0, allow_nan=False), mode=st.sampled_from(["nearest", "linear"]))
+def test_interpolate_size_is_torchs_for_any_scale(size, scale, mode):
+    node, code = _archc_or_code({"interpolate": {"scale_factor": scale, "mode": mode}}, (1, size))
+    try:
+        y = nn.Upsample(scale_factor=scale, mode=mode)(torch.zeros(1, 1, size))
+    except RuntimeError:
+        assert code == "output-too-small"
+        return
+    assert node is not None and node.out_shape == tuple(y.shape[1:])

@@ -283,6 +283,8 @@ def test_slice_channels_refuses_empty_or_out_of_range_slices(args):
 REFUSED_ON_PURPOSE = [
     # torchvision reshapes its buffers to 1×C×1×1: on N×C input that broadcasts to 1×N×C×C, not an error
     ("frozen-batch-norm-on-flat-input", (4,), "frozen_batch_norm2d", {}, "frozen", "wrong-rank"),
+    # grouped transposed convolutions give an empty map where ungrouped ones are refused (output size 0)
+    ("conv-transpose-grouped-output-size-zero", (2, 1, 1), "conv_transpose2d", {"out_channels": 4, "kernel_size": 1, "stride": 2, "padding": 1, "output_padding": 1, "groups": 2}, "ConvTranspose2d", "output-too-small"),
     # torch reads the last three dims as C×H×W, so a 3-d volume's depth would be shuffled as channels
     ("pixel-shuffle-on-volume", (4, 4, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "wrong-rank"),
 ]
