@@ -179,3 +179,13 @@ def test_interpolate_size_is_torchs_for_any_scale(size, scale, mode):
         assert code == "output-too-small"
         return
     assert node is not None and node.out_shape == tuple(y.shape[1:])
+
+
+def test_conv_transpose_init_takes_torchs_weight_layout_in_channels_first():
+    layer = {"conv_transpose2d": {"out_channels": 2, "kernel_size": [1, 2], "bias": False,
+                                  "init": {"weight": [[[[1, 2]], [[3, 4]]]]}}}  # 1 in × 2 out × 1 × 2
+    model = archc.build(check_layers([layer], (1, 3, 3)))
+    assert model[0].weight.tolist() == [[[[1, 2]], [[3, 4]]]]
+    with pytest.raises(archc.ArchcError) as info:  # conv's layout (out × in × …) is the wrong one here
+        check_layers([{"conv_transpose2d": {**layer["conv_transpose2d"], "init": {"weight": [[[[1, 2]]], [[[3, 4]]]]}}}], (1, 3, 3))
+    assert info.value.code == "bad-init"
