@@ -63,7 +63,7 @@ CODES: dict[str, str] = {
     "wrong-rank": "an input with the wrong number of dims for the layer (e.g. linear before flatten)",
     "wrong-length": "a per-dimension list of the wrong length",
     "kernel-too-large": "a convolution kernel larger than its padded input",
-    "output-too-small": "a pooling layer whose output comes out below 1",
+    "output-too-small": "a layer whose output size comes out below 1 (pooling, transposed convolution, interpolate)",
     "pool-padding-too-large": "pooling padding above half the kernel",
     "padding-too-large": "reflect/circular padding not smaller than the input",
     "same-padding-stride": "padding='same' with a stride above 1",
@@ -73,6 +73,8 @@ CODES: dict[str, str] = {
     "merge-mismatch": "tensors merged by add/mul/concat whose shapes do not fit together",
     "unknown-source": "'from:' names no earlier layer of the same list",
     "needs-concrete-size": "a layer that needs concrete sizes (flatten, some ceil_mode pools) on a symbolic input",
+    "output-padding-too-large": "a transposed convolution's output_padding not smaller than its stride or dilation",
+    "not-divisible": "a size a pixel shuffle splits that is not a multiple of its factor",
     # resources
     "too-deep": "layers nest deeper than the limit (--max-depth)",
     "too-many-nodes": "the spec expands to more layers than the limit (--max-nodes)",

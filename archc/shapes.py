@@ -169,3 +169,92 @@ def window_formula(size: int, kernel: int, stride: int, pad_total: int, dilation
     if value != plain:
         text += f" − 1 (the last window would start in the padding) = {plain} − 1"
     return f"{text} = {value}", value
+
+
+# ---- dense prediction: transposed convolution, interpolation, pixel shuffles ----
+
+def conv_transpose_output_size(size, kernel: int, stride: int, pad: int, dilation: int, output_padding: int):
+    """ATen's transposed convolution output size: (n − 1)·s − 2p + d·(k − 1) + output_padding + 1.
+
+    A symbolic size stays symbolic only with stride 1: a multiple s·⌊(v + b)/c⌋ is not of
+    the form ⌊(v + b')/c'⌋ (it only takes every s-th value).
+    """
+    if output_padding >= max(stride, dilation):
+        raise ShapeError("output-padding-too-large", "output_padding must be smaller than the stride or the dilation",
+                         expected=f"output_padding < max(stride {stride}, dilation {dilation}) = {max(stride, dilation)}",
+                         found=f"output_padding {output_padding}",
+                         hint="output_padding only picks among the sizes a stride > 1 can give; with stride 1 leave it 0")
+    if is_symbolic(size) and stride != 1:
+        raise ShapeError("needs-concrete-size", "a strided transposed convolution multiplies a symbolic size",
+                         expected="a concrete input size (--input)", found=f"symbolic size {size} × stride {stride}",
+                         hint="symbolic sizes are floor formulas ⌊(v + b)/c⌋, which a multiple of s is not")
+    out = (size - 1) * stride if stride != 1 else size - 1
+    out = out - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+    if not require_at_least(out, 1, "the transposed convolution's output is at least 1"):
+        raise ShapeError("output-too-small", "the transposed convolution gives an output size below 1",
+                         expected="(n − 1)·s − 2p + d·(k − 1) + output_padding + 1 ≥ 1",
+                         found=f"input {size}, padding {pad}, kernel {kernel}, stride {stride} → output {out}",
+                         hint="padding removes 2·padding from the output: reduce it")
+    return out
+
+
+def _exact_reciprocal(scale: float) -> int | None:
+    """c when scale = 1/c with c a power of two (then ⌊n·scale⌋ = ⌊n/c⌋ exactly in floating point)."""
+    import math
+
+    mantissa, _ = math.frexp(scale)
+    return round(1 / scale) if mantissa == 0.5 and scale <= 1 else None
+
+
+def interpolate_output_size(size, target: int | None, scale: float | None):
+    """F.interpolate's output size for one dim: `target` when given, else ⌊n · scale⌋.
+
+    torch computes the product in double precision and truncates (ATen's
+    compute_output_size), so 100 × 0.29 gives 28, not 29: this does the same. A symbolic
+    size stays symbolic for a scale of 1/2^j (exact); other scales need a concrete size.
+    """
+    import math
+
+    if target is not None:
+        return target
+    if is_symbolic(size):
+        divisor = _exact_reciprocal(scale)
+        if divisor is None:
+            raise ShapeError("needs-concrete-size", "interpolating by this scale needs a concrete input size",
+                             expected="a concrete input size (--input), or a scale of 1/2^j",
+                             found=f"symbolic size {size} × scale {scale:g}",
+                             hint="symbolic sizes are floor formulas ⌊(v + b)/c⌋, which ⌊n·scale⌋ is not in general")
+        out = size // divisor
+    else:
+        out = math.floor(float(size) * scale)
+    if not require_at_least(out, 1, "the interpolated size is at least 1"):
+        raise ShapeError("output-too-small", "interpolation gives an output size below 1",
+                         expected="⌊n · scale_factor⌋ ≥ 1", found=f"⌊{size} × {scale:g}⌋ = {out}",
+                         hint="a larger scale_factor, or give the output size with size:")
+    return out
+
+
+def require_divisible(count, factor: int, what: str, hint: str = ""):
+    """`what` must be a multiple of `factor` (pixel shuffles); a symbolic size records it."""
+    from archc.symbolic import require_equal
+
+    if is_symbolic(count):
+        # n is a multiple of f exactly when ⌊n/f⌋ = ⌈n/f⌉ = ⌊(n + f − 1)/f⌋
+        holds = require_equal(count // factor, (count + factor - 1) // factor, f"{what} divisible by {factor}")
+    else:
+        holds = count % factor == 0
+    if not holds:
+        raise ShapeError("not-divisible", f"the {what} must be divisible by {factor}",
+                         expected=f"{what} a multiple of {factor}", found=f"{what} = {count}", hint=hint)
+    return count // factor
+
+
+def multiplied_size(size, factor: int, why: str):
+    """n · factor for an upscaling layer; symbolic sizes cannot be multiplied (see above)."""
+    if factor == 1:
+        return size
+    if is_symbolic(size):
+        raise ShapeError("needs-concrete-size", f"{why} multiplies a symbolic size",
+                         expected="a concrete input size (--input)", found=f"symbolic size {size} × {factor}",
+                         hint="symbolic sizes are floor formulas ⌊(v + b)/c⌋, which a multiple is not")
+    return size * factor

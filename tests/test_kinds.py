@@ -28,8 +28,30 @@ class _TorchSlice(nn.Module):
         return x[:, self.start:self.stop]
 
 
+class _TorchFrozenBatchNorm(nn.Module):
+    """The answer key for frozen_batch_norm2d (torchvision is not installed): torchvision's four
+    buffers in its order, and batch norm's textbook formula (x − mean) / √(var + eps) · w + b."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        for name, fill in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+            self.register_buffer(name, torch.full((num_features,), fill))
+
+    def forward(self, x):
+        per_channel = lambda t: t[None, :, None, None]  # noqa: E731
+        return ((x - per_channel(self.running_mean)) / torch.sqrt(per_channel(self.running_var) + self.eps)
+                * per_channel(self.weight) + per_channel(self.bias))
+
+
+# answer keys written here, for kinds that torch.nn has no module for
+_HAND_WRITTEN = {"slice": _TorchSlice, "frozen": _TorchFrozenBatchNorm}
+
+
 def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    if torch_cls == "frozen":
+        return _TorchFrozenBatchNorm(in_shape[0], **kwargs)
     if torch_cls == "slice":
         return _TorchSlice(**kwargs)
     for prefix, name in _INFERRED.items():
@@ -123,6 +145,34 @@ ROWS = [
     ("slice_channels-first-half", (6, 4, 4), "slice_channels", {"stop": 3}, "slice"),
     ("slice_channels-middle", (6, 4, 4), "slice_channels", {"start": 1, "stop": 5}, "slice"),
     ("channel_shuffle", (6, 4, 4), "channel_shuffle", {"groups": 3}, "ChannelShuffle"),
+    ("conv_transpose2d-basic", (4, 5, 7), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3}, "ConvTranspose2d"),
+    ("conv_transpose2d-unet-2x2-stride-2", (16, 9, 11), "conv_transpose2d", {"out_channels": 8, "kernel_size": 2, "stride": 2}, "ConvTranspose2d"),
+    ("conv_transpose2d-stride-pad-output-padding", (4, 5, 7), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}, "ConvTranspose2d"),
+    ("conv_transpose2d-per-dim", (3, 6, 5), "conv_transpose2d", {"out_channels": 4, "kernel_size": [3, 2], "stride": [2, 3], "padding": [1, 0], "output_padding": [1, 2]}, "ConvTranspose2d"),
+    ("conv_transpose2d-output-padding-below-dilation", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "dilation": 2, "output_padding": 1}, "ConvTranspose2d"),
+    ("conv_transpose2d-groups", (4, 5, 7), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "groups": 2, "dilation": [1, 2]}, "ConvTranspose2d"),
+    ("conv_transpose2d-depthwise-no-bias", (8, 4, 4), "conv_transpose2d", {"out_channels": 8, "kernel_size": 4, "stride": 2, "padding": 1, "groups": 8, "bias": False}, "ConvTranspose2d"),
+    ("conv_transpose2d-output-size-1", (3, 1, 1), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}, "ConvTranspose2d"),
+    ("conv_transpose1d", (3, 10), "conv_transpose1d", {"out_channels": 5, "kernel_size": 4, "stride": 3, "padding": 2, "output_padding": 1}, "ConvTranspose1d"),
+    ("conv_transpose3d", (2, 3, 4, 5), "conv_transpose3d", {"out_channels": 3, "kernel_size": [2, 3, 1], "stride": [2, 1, 2]}, "ConvTranspose3d"),
+    ("interpolate-nearest-x2", (3, 5, 7), "interpolate", {"scale_factor": 2}, "Upsample"),
+    ("interpolate-bilinear-x1.5-odd", (2, 7, 9), "interpolate", {"scale_factor": 1.5, "mode": "bilinear"}, "Upsample"),
+    ("interpolate-bilinear-align-corners", (2, 7, 9), "interpolate", {"scale_factor": 2, "mode": "bilinear", "align_corners": True}, "Upsample"),
+    ("interpolate-half-odd", (2, 7, 9), "interpolate", {"scale_factor": 0.5}, "Upsample"),
+    ("interpolate-float-product-truncates", (2, 100), "interpolate", {"scale_factor": 0.29}, "Upsample"),  # 100 × 0.29 = 28.999…
+    ("interpolate-linear-0.7", (2, 10), "interpolate", {"scale_factor": 0.7, "mode": "linear"}, "Upsample"),
+    ("interpolate-size-bicubic", (2, 7, 9), "interpolate", {"size": [3, 20], "mode": "bicubic", "align_corners": False}, "Upsample"),
+    ("interpolate-size-int", (2, 5, 5), "interpolate", {"size": 8}, "Upsample"),
+    ("interpolate-trilinear-per-dim-scale", (2, 3, 4, 5), "interpolate", {"scale_factor": [1, 2, 0.5], "mode": "trilinear"}, "Upsample"),
+    ("interpolate-nearest-exact", (2, 5, 7), "interpolate", {"scale_factor": 1.75, "mode": "nearest-exact"}, "Upsample"),
+    ("interpolate-recompute-scale-factor", (2, 7, 9), "interpolate", {"scale_factor": 1.3, "mode": "bilinear", "recompute_scale_factor": True}, "Upsample"),
+    ("interpolate-nearest-3d", (2, 3, 4, 5), "interpolate", {"scale_factor": 2}, "Upsample"),
+    ("pixel_shuffle", (8, 3, 5), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle"),
+    ("pixel_shuffle-3", (18, 2, 3), "pixel_shuffle", {"upscale_factor": 3}, "PixelShuffle"),
+    ("pixel_unshuffle", (2, 6, 4), "pixel_unshuffle", {"downscale_factor": 2}, "PixelUnshuffle"),
+    ("pixel_unshuffle-3-rect", (1, 9, 6), "pixel_unshuffle", {"downscale_factor": 3}, "PixelUnshuffle"),
+    ("frozen_batch_norm2d", (8, 5, 5), "frozen_batch_norm2d", {}, "frozen"),
+    ("frozen_batch_norm2d-eps", (8, 5, 3), "frozen_batch_norm2d", {"eps": 0.001}, "frozen"),
 ]
 
 
@@ -148,10 +198,10 @@ def test_every_registered_kind_has_a_torch_row():
 @pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
 def test_built_module_equals_independent_torch_module(in_shape, kind, args, torch_cls):
     """archc's builder makes the same module torch makes from the same arguments."""
-    if torch_cls == "slice":  # archc's runtime module: compare what it computes instead
+    if torch_cls in _HAND_WRITTEN:  # archc's runtime module: compare what it computes instead
         built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
         x = torch.randn(2, *in_shape)
-        assert torch.equal(built(x), _torch_module(torch_cls, args, in_shape)(x))
+        torch.testing.assert_close(built(x), _torch_module(torch_cls, args, in_shape)(x), rtol=1e-6, atol=1e-6)
         return
     built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
     reference = _torch_module(torch_cls, args, in_shape)
@@ -179,6 +229,31 @@ REFUSED = [
     ("linear-on-image", (3, 4, 4), "linear", {"out_features": 10}, "Linear", "wrong-rank"),
     ("batch-norm2d-on-flat", (10,), "batch_norm2d", {}, "BatchNorm2d", "wrong-rank"),
     ("channel-shuffle-groups-not-dividing", (6, 4, 4), "channel_shuffle", {"groups": 4}, "ChannelShuffle", "groups-mismatch"),
+    ("conv-transpose-output-padding-equals-stride", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2}, "ConvTranspose2d", "output-padding-too-large"),
+    ("conv-transpose-output-padding-without-stride", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "output_padding": 1}, "ConvTranspose2d", "output-padding-too-large"),
+    ("conv-transpose-output-padding-one-dim", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "stride": [2, 1], "output_padding": [1, 1]}, "ConvTranspose2d", "output-padding-too-large"),
+    ("conv-transpose-groups-not-dividing-input", (6, 5, 5), "conv_transpose2d", {"out_channels": 8, "kernel_size": 3, "groups": 4}, "ConvTranspose2d", "groups-mismatch"),
+    ("conv-transpose-groups-not-dividing-output", (8, 5, 5), "conv_transpose2d", {"out_channels": 6, "kernel_size": 3, "groups": 4}, "ConvTranspose2d", "groups-mismatch"),
+    ("conv-transpose-output-below-1", (3, 1, 1), "conv_transpose2d", {"out_channels": 2, "kernel_size": 1, "padding": 1}, "ConvTranspose2d", "output-too-small"),
+    ("conv-transpose-reflect-padding", (3, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "padding_mode": "reflect"}, "ConvTranspose2d", "bad-value"),
+    ("conv-transpose-on-flat-input", (10,), "conv_transpose2d", {"out_channels": 2, "kernel_size": 1}, "ConvTranspose2d", "wrong-rank"),
+    ("interpolate-bilinear-on-1d", (3, 8), "interpolate", {"scale_factor": 2, "mode": "bilinear"}, "Upsample", "wrong-rank"),
+    ("interpolate-linear-on-image", (3, 8, 8), "interpolate", {"scale_factor": 2, "mode": "linear"}, "Upsample", "wrong-rank"),
+    ("interpolate-bicubic-on-3d", (3, 4, 4, 4), "interpolate", {"scale_factor": 2, "mode": "bicubic"}, "Upsample", "wrong-rank"),
+    ("interpolate-trilinear-on-image", (3, 8, 8), "interpolate", {"scale_factor": 2, "mode": "trilinear"}, "Upsample", "wrong-rank"),
+    ("interpolate-on-flat-input", (10,), "interpolate", {"scale_factor": 2}, "Upsample", "wrong-rank"),
+    ("interpolate-align-corners-with-nearest", (3, 8, 8), "interpolate", {"scale_factor": 2, "align_corners": False}, "Upsample", "bad-value"),
+    ("interpolate-size-and-scale", (3, 8, 8), "interpolate", {"size": 4, "scale_factor": 2}, "Upsample", "bad-value"),
+    ("interpolate-neither-size-nor-scale", (3, 8, 8), "interpolate", {"mode": "bilinear"}, "Upsample", "bad-value"),
+    ("interpolate-recompute-with-size", (3, 8, 8), "interpolate", {"size": 4, "recompute_scale_factor": True}, "Upsample", "bad-value"),
+    ("interpolate-size-list-too-long", (3, 8, 8), "interpolate", {"size": [2, 3, 4]}, "Upsample", "wrong-length"),
+    ("interpolate-scale-list-too-short", (3, 8, 8), "interpolate", {"scale_factor": [2]}, "Upsample", "wrong-length"),
+    ("interpolate-negative-scale", (3, 8, 8), "interpolate", {"scale_factor": -2}, "Upsample", "bad-value"),
+    ("interpolate-zero-scale", (3, 8, 8), "interpolate", {"scale_factor": 0}, "Upsample", "bad-value"),
+    ("interpolate-to-size-zero", (3, 7, 9), "interpolate", {"scale_factor": 0.1}, "Upsample", "output-too-small"),
+    ("pixel-shuffle-channels-not-multiple-of-r2", (6, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "not-divisible"),
+    ("pixel-unshuffle-height-not-divisible", (2, 5, 4), "pixel_unshuffle", {"downscale_factor": 2}, "PixelUnshuffle", "not-divisible"),
+    ("pixel-unshuffle-width-not-divisible", (2, 6, 7), "pixel_unshuffle", {"downscale_factor": 3}, "PixelUnshuffle", "not-divisible"),
 ]
 
 
@@ -200,3 +275,47 @@ def test_slice_channels_refuses_empty_or_out_of_range_slices(args):
     with pytest.raises(archc.ArchcError) as info:
         check_layers([{"slice_channels": args}], (6, 4, 4))
     assert info.value.code == "bad-slice"
+
+
+# Inputs torch accepts but archc refuses on purpose (like linear on an image): the result
+# would be empty or silently mean something else. torch must really accept them, or the
+# row belongs in REFUSED. (id, input shape, kind, args, torch class, archc error code)
+REFUSED_ON_PURPOSE = [
+    # torchvision reshapes its buffers to 1×C×1×1: on N×C input that broadcasts to 1×N×C×C, not an error
+    ("frozen-batch-norm-on-flat-input", (4,), "frozen_batch_norm2d", {}, "frozen", "wrong-rank"),
+    # grouped transposed convolutions give an empty map where ungrouped ones are refused (output size 0)
+    ("conv-transpose-grouped-output-size-zero", (2, 1, 1), "conv_transpose2d", {"out_channels": 4, "kernel_size": 1, "stride": 2, "padding": 1, "output_padding": 1, "groups": 2}, "ConvTranspose2d", "output-too-small"),
+    # torch reads the last three dims as C×H×W, so a 3-d volume's depth would be shuffled as channels
+    ("pixel-shuffle-on-volume", (4, 4, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "wrong-rank"),
+]
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls,code", [r[1:] for r in REFUSED_ON_PURPOSE],
+                         ids=[r[0] for r in REFUSED_ON_PURPOSE])
+def test_archc_refuses_on_purpose_what_torch_would_run(in_shape, kind, args, torch_cls, code):
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([{kind: args}], in_shape)
+    assert info.value.code == code
+    assert info.value.loc is not None and info.value.loc.line > 0
+    _torch_module(torch_cls, args, in_shape)(torch.zeros(2, *in_shape))  # runs without complaint
+
+
+@pytest.mark.parametrize("in_shape,kind,args,torch_cls", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_built_layer_computes_what_the_answer_key_computes(in_shape, kind, args, torch_cls):
+    """Same weights and buffers in, same numbers out: the arguments a repr does not show
+    (interpolate's align_corners and recompute_scale_factor) must reach the module too."""
+    built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0].eval()
+    reference = _torch_module(torch_cls, args, in_shape).eval()
+    with torch.no_grad():
+        for tensor in reference.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5)  # positive: running_var must be
+    assert list(built.state_dict()) == list(reference.state_dict())
+    built.load_state_dict(reference.state_dict())
+    x = torch.randn(2, *in_shape)
+    with torch.no_grad():
+        expected, got = reference(x), built(x)
+    if torch_cls in _HAND_WRITTEN:
+        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+    else:
+        assert torch.equal(got, expected)

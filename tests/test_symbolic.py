@@ -133,3 +133,59 @@ def test_symbolic_size_arithmetic_is_exact():
     for h in range(1, 200):
         assert ((size + 3) // 4 - 2 + 1).evaluate({"H": h}) == (h + 3) // 4 - 2 + 1
         assert ((size - 7) // 2 // 3).evaluate({"H": h}) == ((h - 7) // 2) // 3
+
+
+# Dense-prediction kinds on symbolic sizes: (id, layers). Each stays symbolic, and its
+# formulas and constraints must agree with concrete inference (and so with torch, which
+# tests/test_kinds.py compares concrete inference with) at every size.
+SYMBOLIC_DENSE = [
+    ("conv_transpose-stride-1", [{"conv_transpose2d": {"out_channels": 4, "kernel_size": 3, "padding": 2, "dilation": [1, 2]}}]),
+    ("conv_transpose-after-a-pool", [{"max_pool2d": {"kernel_size": 2}},
+                                     {"conv_transpose2d": {"out_channels": 4, "kernel_size": 4, "padding": 1}}]),
+    ("interpolate-size", [{"interpolate": {"size": [5, 7], "mode": "bilinear"}}]),
+    ("interpolate-half", [{"interpolate": {"scale_factor": 0.5}}]),
+    ("interpolate-quarter-after-a-conv", [{"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 2}},
+                                          {"interpolate": {"scale_factor": [0.25, 1]}}]),
+    ("pixel_unshuffle", [{"pixel_unshuffle": {"downscale_factor": 2}}]),
+    ("pixel_unshuffle-after-a-strided-conv", [{"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 2}},
+                                              {"pixel_unshuffle": {"downscale_factor": 3}}]),
+]
+
+
+@pytest.mark.parametrize("layers", [r[1] for r in SYMBOLIC_DENSE], ids=[r[0] for r in SYMBOLIC_DENSE])
+def test_dense_prediction_kinds_stay_symbolic_and_exact(layers):
+    graph = check_layers(layers, (4, "H", "W"))
+    works = 0
+    for h in range(1, 40):
+        for w in (h, 2 * h + 5):
+            env = {"H": h, "W": w}
+            try:
+                concrete = check_layers(layers, (4, h, w))
+            except archc.ArchcError:
+                concrete = None
+            assert graph.constraints.holds(env) == (concrete is not None), (h, w)
+            if concrete is not None:
+                works += 1
+                for sym_node, node in zip(graph.nodes(), concrete.nodes()):
+                    assert tuple(evaluate(s, env) for s in sym_node.out_shape) == node.out_shape, (node.path, h, w)
+    assert works > 5
+
+
+def test_pixel_unshuffle_constrains_sizes_to_multiples():
+    graph = check_layers([{"pixel_unshuffle": {"downscale_factor": 2}}], (4, "H", "W"))
+    assert graph.constraints.describe(["H", "W"]) == ["H ≥ 2 and H mod 2 ∈ {0}", "W ≥ 2 and W mod 2 ∈ {0}"]
+    assert [str(s) for s in graph.root.items[0].out_shape] == ["16", "⌊(H)/2⌋", "⌊(W)/2⌋"]
+
+
+@pytest.mark.parametrize("layer", [
+    {"conv_transpose2d": {"out_channels": 4, "kernel_size": 2, "stride": 2}},
+    {"interpolate": {"scale_factor": 2}},
+    {"interpolate": {"scale_factor": 0.75}},  # ⌊0.75·n⌋ is no single floor formula
+    {"interpolate": {"scale_factor": 1 / 3}},  # not exact in binary: ⌊n · fl(1/3)⌋ need not be ⌊n/3⌋
+    {"pixel_shuffle": {"upscale_factor": 2}},
+], ids=["conv_transpose-strided", "interpolate-x2", "interpolate-x0.75", "interpolate-x1/3", "pixel_shuffle"])
+def test_upsampling_a_symbolic_size_says_it_needs_a_concrete_size(layer):
+    with pytest.raises(archc.ArchcError) as info:
+        check_layers([layer], (4, "H", "W"))
+    assert info.value.code == "needs-concrete-size"
+    assert info.value.loc is not None and "H" in info.value.found

@@ -6,6 +6,7 @@ and outputs.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from archc.emit.plan import ModulePlan, network_plan
@@ -15,6 +16,11 @@ from archc.shapes import format_shape
 _RUNTIME = Path(__file__).resolve().parent.parent / "runtime.py"
 _BASES = {"Sequential": "nn.Sequential", "Chain": "Chain", "Residual": "Residual",
           "Parallel": "Parallel", "Dense": "Dense"}
+
+
+def _runtime_names() -> set[str]:
+    """The classes and functions runtime.py defines: a block class must not shadow one."""
+    return set(re.findall(r"^(?:class|def) (\w+)", _RUNTIME.read_text(), re.M))
 
 
 def _runtime_body() -> str:
@@ -37,7 +43,7 @@ class _Printer:
             return base
         key = (p.cls_name, base)
         if key not in self.classes:
-            name, taken = p.cls_name, set(self.classes.values()) | set(_BASES) | {"nn", "torch", "merge", "initialise", "SliceChannels"}
+            name, taken = p.cls_name, set(self.classes.values()) | set(_BASES) | {"nn", "torch"} | _runtime_names()
             while name in taken:
                 name += "_"
             self.classes[key] = name

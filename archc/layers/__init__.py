@@ -4,14 +4,18 @@ from __future__ import annotations
 from archc.layers.activation import ACTIVATION_KINDS
 from archc.layers.base import Kind
 from archc.layers.conv import Conv
+from archc.layers.conv_transpose import ConvTranspose
+from archc.layers.frozen_norm import FrozenBatchNorm
 from archc.layers.linear import Linear
 from archc.layers.norm import BatchNorm, LocalResponseNorm
 from archc.layers.pool import AdaptivePool, AdaptivePool1d, AvgPool, AvgPool1d, MaxPool
+from archc.layers.resample import Interpolate, PixelShuffle, PixelUnshuffle
 from archc.layers.shape import ChannelShuffle, Dropout, Flatten, Identity, SliceChannels
 
 _KIND_CLASSES: list[type[Kind]] = [
     Conv, MaxPool, AvgPool, AvgPool1d, AdaptivePool, AdaptivePool1d, BatchNorm, LocalResponseNorm,
     Linear, Flatten, Dropout, Identity, SliceChannels, ChannelShuffle, *ACTIVATION_KINDS,
+    ConvTranspose, Interpolate, PixelShuffle, PixelUnshuffle, FrozenBatchNorm,
 ]
 
 
