@@ -168,7 +168,8 @@ _SHAPES = {1: st.tuples(st.integers(1, 6)), 2: st.tuples(st.integers(1, 6), st.i
 # a working argument set per kind, which the property then perturbs one or two arguments of
 _BASE = {"conv": {"out_channels": 2, "kernel_size": 1}, "max_pool": {"kernel_size": 1}, "avg_pool": {"kernel_size": 1},
          "adaptive": {"output_size": 1}, "linear": {"out_features": 2}, "local_response_norm": {"size": 2},
-         "slice_channels": {"stop": 1}, "channel_shuffle": {"groups": 1}}
+         "slice_channels": {"stop": 1}, "channel_shuffle": {"groups": 1}, "interpolate": {"scale_factor": 1.0},
+         "pixel_shuffle": {"upscale_factor": 1}, "pixel_unshuffle": {"downscale_factor": 1}}
 # where archc refuses on purpose what torch would accept (documented in docs/design.md)
 _ARCHC_ONLY = {"linear-on-spatial-input", "beyond-32-bits", "unbatched-input", "softmax-over-the-batch", "empty-size", "strict-types"}
 
@@ -194,15 +195,17 @@ def _layers(draw):
 def _archc_only_reason(kind, args, shape, error) -> str | None:
     if kind == "linear" and error.code == "wrong-rank" and len(shape) > 1:
         return "linear-on-spatial-input"
-    if error.code == "bad-value" and "2147483647" in error.format():
+    if error.code == "bad-value" and ("2147483647" in error.format() or "2,147,483,647" in error.format()):
         return "beyond-32-bits"
     if error.code == "bad-value" and "greater than 0" in error.format():
         return "empty-size"  # torch makes empty tensors of a size 0; archc refuses it as a mistake
     if error.code == "bad-value" and any(word in error.format() for word in (
-            "valid boolean", "valid integer", "valid list", "a number", "valid number", "valid string", "Input should be")):
+            "true or false", "a whole number", "a list", "a number", "text")):
         return "strict-types"  # archc takes no 0 for False, no True for 1, no string for a number
     if error.code == "wrong-rank":
         return "unbatched-input"  # torch also takes tensors without a batch dim; archc's shapes never are
+    if error.code == "output-too-small" and kind.startswith("conv_transpose") and args.get("groups", 1) != 1:
+        return "empty-size"  # torch returns an empty map for a grouped transposed conv, refuses the ungrouped
     if error.code == "bad-dim" and kind in ("softmax", "log_softmax"):
         return "softmax-over-the-batch"  # torch accepts dim 0; it is never meant
     return None
@@ -250,7 +253,11 @@ def _torch_refuses_raw(kind, args, shape) -> bool:
         return True  # archc's own runtime module: its rules are archc's (start < stop ≤ channels)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
     try:
-        if cls.startswith(("Conv", "Linear", "BatchNorm")):
+        if cls == "FrozenBatchNorm2d":  # archc's runtime module (torchvision's arithmetic)
+            from archc import runtime
+
+            module = runtime.FrozenBatchNorm2d(shape[0], **kwargs)
+        elif cls.startswith(("Conv", "Linear", "BatchNorm")):
             first = {"Conv": "in_channels", "Linear": "in_features", "BatchNorm": "num_features"}
             name = next(v for k, v in first.items() if cls.startswith(k))
             module = getattr(nn, cls)(**{name: shape[0]}, **kwargs)
