@@ -32,7 +32,7 @@ CODES: dict[str, str] = {
     "bad-layers": "a layer list that is not a non-empty list",
     "bad-layer": "a layer entry that is not 'kind' or a one-key mapping 'kind: {args}'",
     "unknown-kind": "a layer kind that is neither built in, structural, nor a block in scope",
-    "bad-name": "a layer or branch name that is not an identifier",
+    "bad-name": "a layer, branch or shortcut name, or a prefix, that a module cannot have (not an identifier, or a name torch modules already use)",
     "duplicate-name": "two sibling layers with the same name",
     "bad-from": "'from:' is not a layer name or a list of them, or is used where it cannot be",
     "bad-merge": "an unknown merge, or several 'from' sources without one",

@@ -51,5 +51,18 @@ def plan(node: Node) -> ModulePlan:
     raise TypeError(f"no module plan for {type(node).__name__}")
 
 
+def require_concrete_input(graph: Graph) -> None:
+    """A module (built or written as source) needs concrete sizes: refuse a symbolic input."""
+    if graph.symbolic:
+        from archc.errors import ArchcError
+        from archc.shapes import format_shape
+
+        names = ", ".join(str(s) for s in graph.input_shape if not isinstance(s, int))
+        raise ArchcError("needs-concrete-size", f"the input has symbolic sizes ({names}); a module needs concrete ones",
+                         graph.root.loc, expected="a concrete input", found=f"input {format_shape(graph.input_shape)}",
+                         hint="give --input, e.g. --input " + "x".join(str(s) if isinstance(s, int) else "224" for s in graph.input_shape))
+
+
 def network_plan(graph: Graph) -> ModulePlan:
+    require_concrete_input(graph)
     return plan(graph.root)

@@ -2,13 +2,18 @@
 
 It prints the same ModulePlan the module emitter instantiates, and inlines archc's
 runtime containers, so the file needs only torch and gives identical state_dict keys
-and outputs.
+and outputs. Everything a spec says reaches the file as a literal written by `py_literal`
+(descriptions, names, file names, numbers) or as a class name kept clear of every name
+the file itself uses; nothing is pasted into a string or a comment.
 """
 from __future__ import annotations
 
-import re
+import ast
+import builtins
+import keyword
 from pathlib import Path
 
+from archc.emit.literal import comment, identifier, py_literal
 from archc.emit.plan import ModulePlan, network_plan
 from archc.graph import Graph
 from archc.shapes import format_shape
@@ -16,11 +21,21 @@ from archc.shapes import format_shape
 _RUNTIME = Path(__file__).resolve().parent.parent / "runtime.py"
 _BASES = {"Sequential": "nn.Sequential", "Chain": "Chain", "Residual": "Residual",
           "Parallel": "Parallel", "Dense": "Dense"}
-
-
-def _runtime_names() -> set[str]:
-    """The classes and functions runtime.py defines: a block class must not shadow one."""
-    return set(re.findall(r"^(?:class|def) (\w+)", _RUNTIME.read_text(), re.M))
+_IMPORTS = (
+    "from __future__ import annotations\n\n"
+    "from collections import OrderedDict\n\n"
+    "import torch\n"
+    "from torch import nn\n"
+)
+# {docstring}, {body} and {batch} are filled in; everything else is fixed text
+_ENTRY = (
+    "\n\ndef build() -> nn.Module:\n"
+    "    {docstring}\n"
+    "    return {body}\n\n\n"
+    'if __name__ == "__main__":\n'
+    "    model = build().eval()\n"
+    "    print(model(torch.zeros({batch})).shape)\n"
+)
 
 
 def _runtime_body() -> str:
@@ -28,6 +43,38 @@ def _runtime_body() -> str:
     lines = _RUNTIME.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("def ") or line.startswith("class "))
     return "\n".join(lines[start:]).rstrip() + "\n"
+
+
+def _top_level_names(source: str) -> set[str]:
+    """The names a module's own top-level statements bind (imports, defs, assignments)."""
+    names: set[str] = set()
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in stmt.names}
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        else:
+            names |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names
+
+
+# Names a block or network class must not take: what the generated file binds itself
+# (imports, runtime helpers, build, the __main__ block's variable), Python's builtins and keywords.
+RESERVED_CLASS_NAMES = frozenset(
+    _top_level_names(_IMPORTS + _runtime_body() + _ENTRY.format(docstring="None", body="None", batch="1"))
+    | set(_BASES) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
+)
+
+
+def _docstring(text: str, indent: str) -> str:
+    """A string literal for `text`, one source line per line of text (adjacent literals in
+    parentheses are one string, so this is a valid docstring). Lone surrogates are written
+    as their escapes: a class cannot be created with one in its docstring (type() encodes it)."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    lines = text.splitlines(keepends=True)
+    if len(lines) <= 1:
+        return py_literal(text)
+    return "(" + f"\n{indent} ".join(py_literal(line) for line in lines) + ")"
 
 
 class _Printer:
@@ -43,7 +90,8 @@ class _Printer:
             return base
         key = (p.cls_name, base)
         if key not in self.classes:
-            name, taken = p.cls_name, set(self.classes.values()) | set(_BASES) | {"nn", "torch"} | _runtime_names()
+            name = p.cls_name if p.cls_name.isidentifier() and p.cls_name.isascii() else "Block"
+            taken = RESERVED_CLASS_NAMES | set(self.classes.values())
             while name in taken:
                 name += "_"
             self.classes[key] = name
@@ -52,35 +100,37 @@ class _Printer:
     def expr(self, p: ModulePlan, indent: int) -> str:
         pad = "    " * indent
         if p.call is not None:
-            args = [repr(a) for a in p.call.args] + [f"{k}={v!r}" for k, v in p.call.kwargs.items()]
+            args = [py_literal(a) for a in p.call.args]
+            args += [f"{identifier(k)}={py_literal(v)}" for k, v in p.call.kwargs.items()]
             frozen = ".requires_grad_(False)" if p.frozen else ""
             if p.call.runtime:
                 self.uses_runtime = True
-            call = f"{'' if p.call.runtime else 'nn.'}{p.call.cls}({', '.join(args)})"
+            call = f"{'' if p.call.runtime else 'nn.'}{identifier(p.call.cls)}({', '.join(args)})"
             if p.init:
                 self.uses_runtime = True
-                inits = ", ".join(f"{name}={spec!r}" for name, spec in p.init.items())
+                inits = ", ".join(f"{identifier(name)}={py_literal(spec)}" for name, spec in p.init.items())
                 call = f"initialise({call}, {inits})"
             return call + frozen
         cls = self.class_for(p)
-        items = "".join(f"{pad}    ({name!r}, {self.expr(child, indent + 1)}),  # {format_shape(child.node.out_shape)}\n"
+        items = "".join(f"{pad}    ({py_literal(name)}, {self.expr(child, indent + 1)}),"
+                        f"  # {comment(format_shape(child.node.out_shape))}\n"
                         for name, child in p.children.items())
         kids = f"OrderedDict([\n{items}{pad}])"
         o = p.options
         if p.container in ("Sequential", "Dense"):
             return f"{cls}({kids})"
         if p.container == "Chain":
-            return f"{cls}({kids}, wiring={o['wiring']!r})"
+            return f"{cls}({kids}, wiring={py_literal(o['wiring'])})"
         if p.container == "Parallel":
-            return f"{cls}({kids}, how={o['how']!r})"
+            return f"{cls}({kids}, how={py_literal(o['how'])})"
         # Residual: split the children back into body, shortcut and after
         def subset(names):
-            inner = "".join(f"{pad}    ({n!r}, {self.expr(p.children[n], indent + 1)}),\n" for n in names)
+            inner = "".join(f"{pad}    ({py_literal(n)}, {self.expr(p.children[n], indent + 1)}),\n" for n in names)
             return f"OrderedDict([\n{inner}{pad}])"
         shortcut = self.expr(p.children[o["shortcut"]], indent) if o["shortcut"] else "None"
         return (f"{cls}(\n{pad}    body={subset(o['body'])},\n{pad}    shortcut={shortcut},\n"
-                f"{pad}    shortcut_name={o['shortcut'] or 'shortcut'!r},\n{pad}    after={subset(o['after'])},\n"
-                f"{pad}    how={o['how']!r},\n{pad}    shortcut_first={o['shortcut_first']!r},\n{pad})")
+                f"{pad}    shortcut_name={py_literal(o['shortcut'] or 'shortcut')},\n{pad}    after={subset(o['after'])},\n"
+                f"{pad}    how={py_literal(o['how'])},\n{pad}    shortcut_first={py_literal(o['shortcut_first'])},\n{pad})")
 
 
 def python_source(graph: Graph) -> str:
@@ -89,28 +139,16 @@ def python_source(graph: Graph) -> str:
     printer = _Printer()
     body = printer.expr(root, 1)
     classes = "".join(
-        f"\n\nclass {name}({base}):\n    \"\"\"archc block '{cls}'.\"\"\"\n" if cls != root.cls_name else
-        f"\n\nclass {name}({base}):\n    \"\"\"{graph.description or graph.name}\"\"\"\n"
+        f"\n\nclass {name}({base}):\n    "
+        + _docstring(graph.description or graph.name if cls == root.cls_name else f"archc block '{cls}'.", "    ")
+        + "\n"
         for (cls, base), name in printer.classes.items()
     )
-    batch_shape = ", ".join(str(s) for s in (1, *graph.input_shape))
-    header = (
-        f'"""{graph.name}: {graph.description}\n\n'
-        f"Generated by archc from {graph.file}. Plain PyTorch: archc is not needed to use it.\n"
-        f"Input (N, {', '.join(map(str, graph.input_shape))}) → output (N, {', '.join(map(str, graph.root.out_shape))}); "
-        f"{graph.root.params:,} parameters.\n"
-        '"""\n'
-        "from __future__ import annotations\n\n"
-        "from collections import OrderedDict\n\n"
-        "import torch\n"
-        "from torch import nn\n"
-    )
+    shapes = ", ".join(map(str, graph.input_shape)), ", ".join(map(str, graph.root.out_shape))
+    about = (f"{graph.name}: {graph.description}\n\n"
+             f"Generated by archc from {graph.file}. Plain PyTorch: archc is not needed to use it.\n"
+             f"Input (N, {shapes[0]}) → output (N, {shapes[1]}); {graph.root.params:,} parameters.\n")
     runtime = ("\n\n" + _runtime_body()) if printer.uses_runtime else ""
-    return (
-        f"{header}{runtime}{classes}\n\n"
-        f"def build() -> nn.Module:\n    \"\"\"A fresh, randomly initialised {graph.name}.\"\"\"\n"
-        f"    return {body}\n\n\n"
-        'if __name__ == "__main__":\n'
-        "    model = build().eval()\n"
-        f"    print(model(torch.zeros({batch_shape})).shape)\n"
-    )
+    entry = _ENTRY.format(docstring=_docstring(f"A fresh, randomly initialised {graph.name}.", "    "), body=body,
+                          batch=", ".join(py_literal(size) for size in (1, *graph.input_shape)))
+    return f"{_docstring(about, '')}\n{_IMPORTS}{runtime}{classes}{entry}"

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from archc import runtime
-from archc.emit.plan import ModulePlan, network_plan
+from archc.emit.plan import ModulePlan, network_plan, require_concrete_input
 from archc.graph import Graph
 from archc.shapes import format_shape
 
@@ -51,13 +51,7 @@ def instantiate(p: ModulePlan) -> nn.Module:
 
 def build_module(graph: Graph, device=None, dtype=None) -> nn.Module:
     """The network as an nn.Module tree named after the spec, on `device` in `dtype`."""
-    if graph.symbolic:
-        from archc.errors import ArchcError
-
-        names = ", ".join(str(s) for s in graph.input_shape if not isinstance(s, int))
-        raise ArchcError("needs-concrete-size", f"the input has symbolic sizes ({names}); a module needs concrete ones",
-                         graph.root.loc, expected="a concrete input", found=f"input {format_shape(graph.input_shape)}",
-                         hint="give --input, e.g. --input " + "x".join(str(s) if isinstance(s, int) else "224" for s in graph.input_shape))
+    require_concrete_input(graph)  # before the device check, as a spec error comes first
     if device is not None:
         _check_device(device)
     module = instantiate(network_plan(graph))

@@ -7,7 +7,6 @@ expansion never needs shapes; structure (repeat counts, names) may not depend on
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,16 +21,20 @@ from archc.passes.limits import Limits
 from archc.passes.work import LAYER_COST, NODE_COST, LowerBound, value_cost
 from archc.spec.expr import Anchor, Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
-from archc.spec.model import MODULE_NAME, PARAM_TYPES
+from archc.spec.model import PARAM_TYPES
+from archc.spec.names import NAME_HINT, module_name_problem
 from archc.spec.structure import STRUCTURAL, DenseArgs, ParallelArgs, RepeatArgs, ResidualArgs, SequentialArgs
 from archc.spec.yaml_source import YMap, key_loc, value_loc
 from archc.symbolic import SymSize
 
 META_KEYS = ("name", "from", "merge", "when", "trainable")
-_NAME_RE = re.compile(MODULE_NAME)
+
+
 def class_name(name: str) -> str:
-    """vgg_block → VggBlock: the module class a block's instances get."""
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+    """vgg_block → VggBlock: the module class a block's instances get (always an identifier:
+    '_1x' → Block1x; the source emitter still keeps it clear of the names its file uses)."""
+    joined = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+    return joined if joined[:1].isalpha() else "Block" + joined
 
 
 @dataclass(frozen=True)
@@ -239,10 +242,7 @@ class Expander:
             out["trainable"] = trainable
         if "name" in args:
             name = self.value(args["name"], value_loc(raw, "name", loc), scope)
-            if not isinstance(name, str) or not _NAME_RE.match(name):
-                self.fail("bad-name", f"invalid layer name {name!r}", value_loc(raw, "name", loc), scope,
-                          expected="letters, digits, _ and -, not starting with a digit", found=repr(name),
-                          hint="names become module attributes and state_dict keys")
+            self.check_name(name, value_loc(raw, "name", loc), scope, "layer name")
             out["name"] = name
         if "from" in args:
             sources = self.value(args["from"], value_loc(raw, "from", loc), scope)
@@ -381,6 +381,10 @@ class Expander:
             self.stop("too-many-repeats", f"{what} count is too large", value_loc(args, "times" if what == "repeat" else "units", loc),
                       scope, expected=f"at most {self.limits.max_repeat:,}", found=f"{count:,}")
         self.afford(count, raw_layers, loc, scope, what)
+        if prefix is not None:
+            # the names are prefix1 … prefixN; each must be a name a module can have
+            for i in range(count):
+                self.check_name(f"{prefix}{i + 1}", value_loc(args, "prefix", loc), scope, "prefix", written=prefix)
         out = []
         for i in range(count):
             # the iteration's note lets one error reached in many iterations be reported once
@@ -422,6 +426,7 @@ class Expander:
 
     def make_residual(self, a: ResidualArgs, args, loc, scope, meta) -> list[Node]:
         self.check_merge(a.merge, ("add", "mul", "concat"), args, loc, scope)
+        self.check_name(a.shortcut_name, value_loc(args, "shortcut_name", loc), scope, "shortcut_name")
         body = self.layer_list(a.body, value_loc(args, "body", loc), scope, "residual.body")
         shortcut = None
         if a.shortcut is not None:
@@ -449,9 +454,7 @@ class Expander:
         branches = []
         for bname, raw in a.branches.items():
             bloc = value_loc(a.branches, bname, loc)
-            if not isinstance(bname, str) or not _NAME_RE.match(bname):
-                self.fail("bad-name", f"invalid branch name {bname!r}", key_loc(a.branches, bname, loc), scope,
-                          expected="letters, digits, _ and -, not starting with a digit")
+            self.check_name(bname, key_loc(a.branches, bname, loc), scope, "branch name")
             items = self.layer_list(raw, bloc, scope, f"branches.{bname}")
             branches.append(self.group(items, bname, bloc, scope, "branch"))
         node = Parallel(kind="parallel", name="", path="", loc=loc, notes=scope.notes, branches=branches, how=a.merge)
@@ -472,6 +475,15 @@ class Expander:
                       expected=" | ".join(allowed), found=repr(merge), hint=did_you_mean(merge, allowed))
 
     # -- names ----------------------------------------------------------------------------
+    def check_name(self, name: Any, loc: Loc | None, scope: Scope, what: str, written: Any = None) -> None:
+        """A name a module will be registered under: refused here, located, if torch or the
+        generated source could not use it (`written` is what the spec wrote, for a prefix)."""
+        problem = module_name_problem(name)
+        if problem:
+            shown = name if written is None else written
+            self.fail("bad-name", f"invalid {what} {shown!r}", loc, scope, expected=problem,
+                      found=repr(name) if written is None else f"{shown!r} (giving {name!r})", hint=NAME_HINT)
+
     def name_children(self, nodes: list[Node], scope: Scope) -> None:
         """Unnamed children get their position (as nn.Sequential numbers them); names are unique."""
         seen: dict[str, Node] = {}

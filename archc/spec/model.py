@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, Strict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SkipValidation, Strict, field_validator
 
-IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
-# module names (name:, branch names) may also hold '-', as torchvision's RegNet's 'block1-0' do;
-# never '.', which separates state_dict keys, and never a leading digit (automatic numbering's)
-MODULE_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-Identifier = Annotated[str, Strict(), Field(pattern=IDENTIFIER, max_length=100)]
+from archc.spec.names import IDENTIFIER, MAX_NAME_LENGTH, identifier_problem, network_name_problem
+
+
+def _identifier(name: str) -> str:
+    # a full match, checked here rather than by a pydantic pattern, so that the message
+    # says what a name is instead of quoting a regular expression
+    problem = identifier_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+# the pattern is for the JSON Schema (editors); _identifier is what checks
+Identifier = Annotated[str, Strict(), AfterValidator(_identifier),
+                       Field(json_schema_extra={"pattern": f"^{IDENTIFIER.pattern}$", "maxLength": MAX_NAME_LENGTH})]
 PARAM_TYPES = ("int", "float", "bool", "str", "list")
 
 
@@ -50,6 +60,14 @@ class SpecDoc(BaseModel):
     defaults: dict[str, dict[str, Any]] = Field(default={}, description="per-kind default arguments")
     blocks: dict[Identifier, BlockDef] = {}
     layers: SkipValidation[Any]
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_safe_file_name(cls, name: str) -> str:
+        problem = network_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
 
     @field_validator("input")
     @classmethod
