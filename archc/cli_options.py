@@ -16,7 +16,7 @@ def parse_input(text: str) -> tuple:
 
     The same rule as a spec's `input:`: 1 to 4 entries, positive numbers or identifiers, the
     channel count (first entry) a number."""
-    from archc.spec.model import IDENTIFIER
+    from archc.spec.names import IDENTIFIER, MAX_NAME_LENGTH
 
     parts = text.replace("×", "x").split("x")
     usage = f"'{text}' is not a shape like 3x224x224 (spatial sizes may be names: 3xHxW)"
@@ -26,7 +26,7 @@ def parse_input(text: str) -> tuple:
     for part in parts:
         if re.fullmatch(r"[0-9]{1,30}", part) and int(part) > 0:
             shape.append(int(part))
-        elif re.fullmatch(IDENTIFIER, part) and len(part) <= 100:
+        elif IDENTIFIER.fullmatch(part) and len(part) <= MAX_NAME_LENGTH:
             shape.append(part)
         else:
             raise argparse.ArgumentTypeError(f"{usage}: '{part}' is neither a positive number nor a name")

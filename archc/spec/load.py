@@ -10,7 +10,8 @@ from pydantic import BaseModel, ValidationError
 from archc.aliases import argument_hint, misread_kind_hint
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
 from archc.spec.files import read_regular_file
-from archc.spec.model import IDENTIFIER, MODULE_NAME, BlockDef, BlockFileDoc, SpecDoc
+from archc.spec.model import BlockDef, BlockFileDoc, SpecDoc
+from archc.spec.names import IDENTIFIER, MODULE_NAME
 from archc.spec.yaml_source import YMap, key_loc, locate, parse_yaml
 
 STD_DIR = Path(__file__).parent / "std"
@@ -102,8 +103,8 @@ _TYPE_ERRORS = {
 # errors raised by archc's own validators: their message is a sentence for the user
 _VALUE_ERRORS = {"value_error", "assertion_error"}
 _PATTERNS = {
-    IDENTIFIER: "a name of letters, digits and _ that does not start with a digit",
-    MODULE_NAME: "a name of letters, digits, _ and - that does not start with a digit",
+    f"^{IDENTIFIER.pattern}$": "a name of letters, digits and _ that does not start with a digit",
+    f"^{MODULE_NAME.pattern}$": "a name of letters, digits, _ and - that does not start with a digit",
 }
 
 
