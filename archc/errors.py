@@ -127,8 +127,10 @@ class ArchcError(Exception):
         where = f"{self.loc}: " if self.loc else ""
         what = f" {self.path}:" if self.path else ""
         lines = [f"{where}error[{self.code}]{what} {self.message}"]
-        if self.expected:
-            lines.append(f"  expected {self.expected}; found {self.found or '-'}")
+        if self.expected and self.found:
+            lines.append(f"  expected {self.expected}; found {self.found}")
+        elif self.expected:
+            lines.append(f"  expected {self.expected}")
         elif self.found:
             lines.append(f"  found {self.found}")
         lines += [f"  {note}" for note in self.notes]
