@@ -59,6 +59,19 @@ def check_text(text: str, file: str = "t.yaml", **kw) -> archc.Graph:
     return archc.check(file, text=text, **kw)
 
 
+def errors_of(text: str, file: str = "spec.yaml") -> list[archc.ArchcError]:
+    """Every error checking `text` (dedented) gives; fails the test when it gives none."""
+    import textwrap
+
+    try:
+        archc.check(file, text=textwrap.dedent(text))
+    except archc.ArchcErrors as many:
+        return many.errors
+    except archc.ArchcError as one:
+        return [one]
+    pytest.fail("no error raised")
+
+
 def check_layers(layers, input_shape=(3, 16, 16), **top) -> archc.Graph:
     return check_text(spec_text(layers, input_shape, **top))
 

@@ -4,20 +4,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import errors_of
 
 import archc
 from archc.cli import main
-
-
-def _errors(text: str) -> list[archc.ArchcError]:
-    try:
-        archc.check("spec.yaml", text=textwrap.dedent(text))
-    except archc.ArchcErrors as many:
-        return many.errors
-    except archc.ArchcError as one:
-        return [one]
-    pytest.fail("no error raised")
-
 
 HEAD = "archc: 1\nname: t\ninput: [1, 28, 28]\n"
 
@@ -58,7 +48,7 @@ CASES = [
 
 @pytest.mark.parametrize("text,code,line,col", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_error_has_code_and_location(text, code, line, col):
-    errors = _errors(text)
+    errors = errors_of(text)
     matching = [e for e in errors if e.code == code]
     assert matching, [e.format() for e in errors]
     assert (matching[0].loc.file, matching[0].loc.line, matching[0].loc.col) == ("spec.yaml", line, col)
@@ -78,20 +68,20 @@ def test_cli_prints_error_without_traceback_and_exits_1(tmp_path, capsys, text, 
 
 
 def test_independent_errors_are_reported_together():
-    errors = _errors(HEAD + "layers:\n  - rleu\n  - conv2d: {out_channels: 4, kernel_size: 3, strid: 2}\n  - dropout: {p: 2}\n")
+    errors = errors_of(HEAD + "layers:\n  - rleu\n  - conv2d: {out_channels: 4, kernel_size: 3, strid: 2}\n  - dropout: {p: 2}\n")
     assert [e.code for e in errors] == ["unknown-kind", "unknown-argument", "bad-value"]
     assert [e.loc.line for e in errors] == [5, 6, 7]
 
 
 def test_error_message_says_expected_found_and_hint():
-    (error,) = _errors(HEAD + "layers:\n  - conv2d: {out_channels: 4, kernel_size: 3, strid: 2}\n")
+    (error,) = errors_of(HEAD + "layers:\n  - conv2d: {out_channels: 4, kernel_size: 3, strid: 2}\n")
     text = error.format()
     assert "spec.yaml:5:47: error[unknown-argument]" in text
     assert "found 'strid'" in text and "did you mean 'stride'?" in text
 
 
 def test_shape_error_names_the_layer_and_echoes_its_input():
-    (error,) = _errors(HEAD + "layers:\n  - conv2d: {out_channels: 4, kernel_size: 3, name: stem}\n"
+    (error,) = errors_of(HEAD + "layers:\n  - conv2d: {out_channels: 4, kernel_size: 3, name: stem}\n"
                        "  - conv2d: {out_channels: 4, kernel_size: 30}\n")
     assert error.path == "layer 1 (conv2d)"
     assert "26" in error.found  # the input size the kernel did not fit
@@ -101,7 +91,7 @@ def test_error_inside_block_names_definition_line_and_use_site():
     text = HEAD + ("blocks:\n  stem:\n    params: {c: int}\n    layers:\n"
                    "      - conv2d: {out_channels: $c, kernel_size: 3, stride: -1}\n"
                    "layers:\n  - stem: {c: 4}\n")
-    (error,) = _errors(text)
+    (error,) = errors_of(text)
     assert error.code == "bad-value"
     assert error.loc.line == 8  # the line in the block's definition
     assert any("used at spec.yaml:10:5" in note for note in error.notes)
@@ -109,7 +99,7 @@ def test_error_inside_block_names_definition_line_and_use_site():
 
 def test_block_cycle_is_named():
     text = HEAD + ("blocks:\n  a: {layers: [b]}\n  b: {layers: [a]}\nlayers: [a]\n")
-    (error,) = _errors(text)
+    (error,) = errors_of(text)
     assert error.code == "block-cycle" and "a → b → a" in error.message
 
 

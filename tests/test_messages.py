@@ -4,9 +4,9 @@ mismatches point at the layer that caused them, and likely mistakes get a warnin
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pytest
+from conftest import errors_of
 
 import archc
 from archc.cli import main
@@ -14,18 +14,8 @@ from archc.cli import main
 HEAD = "archc: 1\nname: t\ninput: [3, 32, 32]\n"
 
 
-def _errors(text: str) -> list[archc.ArchcError]:
-    try:
-        archc.check("spec.yaml", text=textwrap.dedent(text))
-    except archc.ArchcErrors as many:
-        return many.errors
-    except archc.ArchcError as one:
-        return [one]
-    pytest.fail("no error raised")
-
-
 def _one(text: str) -> archc.ArchcError:
-    (error,) = _errors(text)
+    (error,) = errors_of(text)
     return error
 
 
@@ -69,7 +59,7 @@ def test_foreign_layers_are_rewritten_in_archc_names(layer, rewritten):
 
 
 def test_keras_dense_is_told_apart_from_densenets_dense():
-    errors = _errors(HEAD + "layers:\n  - flatten\n  - dense: {units: 10}\n")
+    errors = errors_of(HEAD + "layers:\n  - flatten\n  - dense: {units: 10}\n")
     assert errors[0].code == "missing-argument"
     assert "a fully connected layer is 'linear: {out_features: 10}'" in errors[0].hint
 
@@ -91,7 +81,7 @@ def test_inferred_arguments_say_remove_them(kind, argument):
     ("out_channels: 8, kernel: 3", "kernel_size"), ("out_channels: 8, kernel_size: 3, Stride: 2", "stride"),
 ])
 def test_foreign_argument_names_get_archcs(argument, meant):
-    errors = _errors(HEAD + f"layers:\n  - conv2d: {{{argument}}}\n")
+    errors = errors_of(HEAD + f"layers:\n  - conv2d: {{{argument}}}\n")
     unknown = [e for e in errors if e.code == "unknown-argument"]
     assert unknown and unknown[0].hint.startswith(f"did you mean '{meant}'?"), [e.format() for e in errors]
 
@@ -133,7 +123,7 @@ LEAKS = re.compile(r"String should|Input should|should have|valid integer|valid 
 
 @pytest.mark.parametrize("text", BAD_VALUES, ids=range(len(BAD_VALUES)))
 def test_value_errors_are_plain_sentences(text):
-    for error in _errors("archc: 1\n" + text):
+    for error in errors_of("archc: 1\n" + text):
         assert not LEAKS.search(error.format()), error.format()
         assert error.loc is not None
 
@@ -153,7 +143,7 @@ def test_one_error_in_a_repeated_block_is_reported_once_with_its_iterations():
 
 
 def test_errors_in_different_places_stay_separate():
-    errors = _errors(HEAD + "layers:\n  - repeat: {times: 3, layers: [relu: {x: 1}, relu: {y: 1}]}\n")
+    errors = errors_of(HEAD + "layers:\n  - repeat: {times: 3, layers: [relu: {x: 1}, relu: {y: 1}]}\n")
     assert len(errors) == 2 and all("iterations 0–2" in e.notes[0] for e in errors)
 
 

@@ -131,9 +131,7 @@ def test_folders_created_for_a_failed_write_are_removed(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_second_rename_restores_the_first_output(tmp_path, monkeypatch):
-    old, new = tmp_path / "net.json", tmp_path / "net.py"
-    old.write_bytes(b"the earlier report")
+def _fail_the_second_rename(monkeypatch) -> None:
     real_replace, calls = os.replace, []
 
     def second_rename_fails(src, dst):
@@ -143,6 +141,12 @@ def test_a_failed_second_rename_restores_the_first_output(tmp_path, monkeypatch)
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", second_rename_fails)
+
+
+def test_a_failed_second_rename_restores_the_first_output(tmp_path, monkeypatch):
+    old, new = tmp_path / "net.json", tmp_path / "net.py"
+    old.write_bytes(b"the earlier report")
+    _fail_the_second_rename(monkeypatch)
     with pytest.raises(archc.ArchcError) as info:
         write_all({old: b"the new report", new: b"print('new')\n", tmp_path / "net.svg": b"<svg/>"})
     assert info.value.code == "output-failed"
@@ -150,15 +154,7 @@ def test_a_failed_second_rename_restores_the_first_output(tmp_path, monkeypatch)
 
 
 def test_a_failed_second_rename_removes_a_first_output_that_is_new(tmp_path, monkeypatch):
-    real_replace, calls = os.replace, []
-
-    def second_rename_fails(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", second_rename_fails)
+    _fail_the_second_rename(monkeypatch)
     with pytest.raises(archc.ArchcError):
         write_all({tmp_path / "a.json": b"a", tmp_path / "b.py": b"b"})
     assert list(tmp_path.iterdir()) == []

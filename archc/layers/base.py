@@ -171,3 +171,9 @@ def compact(values: tuple[int, ...], sep: str = "×") -> str:
 def plain(value: Any) -> Any:
     """A tuple for torch where the spec gave a list; ints stay ints."""
     return tuple(value) if isinstance(value, list) else value
+
+
+def changed_arguments(a: Args, defaults: tuple[tuple[str, Any], ...]) -> dict:
+    """The arguments that differ from torch's defaults, as torch takes them: a constructor
+    call that names only these reads like hand-written code."""
+    return {name: plain(getattr(a, name)) for name, default in defaults if getattr(a, name) != default}

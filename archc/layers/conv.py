@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Literal
 
 from archc.layers.base import (
-    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, compact, expect_rank, explain_windows,
-    per_dim, plain, spatial_rank,
+    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, changed_arguments, compact, expect_rank,
+    explain_windows, per_dim, plain, spatial_rank,
 )
 from archc.shapes import ShapeError, conv_output_size, format_shape, product, require_groups_divide, same_padding
 from archc.symbolic import require_at_least
@@ -91,12 +91,8 @@ class Conv(Kind):
         return lines
 
     def torch_call(self, kind, a: ConvArgs, shape):
-        kwargs = {"kernel_size": plain(a.kernel_size)}
-        for name, default in (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1),
-                              ("bias", True), ("padding_mode", "zeros")):
-            value = getattr(a, name)
-            if value != default:
-                kwargs[name] = plain(value)
+        kwargs = {"kernel_size": plain(a.kernel_size), **changed_arguments(a, (
+            ("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1), ("bias", True), ("padding_mode", "zeros")))}
         return TorchCall("Conv" + kind[-2:], (shape[0], a.out_channels), kwargs)
 
     def label(self, kind, a: ConvArgs):

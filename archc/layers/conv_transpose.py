@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Literal
 
 from archc.layers.base import (
-    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, compact, expect_rank, per_dim, plain,
-    spatial_rank,
+    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, changed_arguments, compact, expect_rank,
+    per_dim, plain, spatial_rank,
 )
 from archc.shapes import conv_transpose_output_size, format_shape, product, require_groups_divide
 
@@ -77,12 +77,8 @@ class ConvTranspose(Kind):
         return lines
 
     def torch_call(self, kind, a: ConvTransposeArgs, shape):
-        kwargs = {"kernel_size": plain(a.kernel_size)}
-        for name, default in (("stride", 1), ("padding", 0), ("output_padding", 0), ("groups", 1),
-                              ("bias", True), ("dilation", 1)):
-            value = getattr(a, name)
-            if value != default:
-                kwargs[name] = plain(value)
+        kwargs = {"kernel_size": plain(a.kernel_size), **changed_arguments(a, (
+            ("stride", 1), ("padding", 0), ("output_padding", 0), ("groups", 1), ("bias", True), ("dilation", 1)))}
         return TorchCall("ConvTranspose" + kind[-2:], (shape[0], a.out_channels), kwargs)
 
     def label(self, kind, a: ConvTransposeArgs):

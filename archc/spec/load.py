@@ -122,24 +122,19 @@ def _expectation(err: dict) -> str:
     if kind in ("literal_error", "enum"):
         allowed = str(ctx.get("expected", "the allowed values"))
         return "one of " + allowed.replace(" or ", ", ") if " or " in allowed else allowed
-    if kind == "greater_than":
-        return f"a number above {ctx.get('gt')}"
-    if kind == "greater_than_equal":
-        return f"a number of at least {ctx.get('ge')}"
-    if kind == "less_than":
-        return f"a number below {ctx.get('lt')}"
-    if kind == "less_than_equal":
-        return f"a number of at most {ctx.get('le')}"
-    if kind == "multiple_of":
-        return f"a multiple of {ctx.get('multiple_of')}"
-    if kind == "too_short":
-        return f"at least {_items(ctx.get('min_length'))}"
-    if kind == "too_long":
-        return f"at most {_items(ctx.get('max_length'))}"
-    if kind == "string_too_short":
-        return f"text of at least {ctx.get('min_length')} characters"
-    if kind == "string_too_long":
-        return f"text of at most {ctx.get('max_length')} characters"
+    bounds = {  # pydantic's constraint errors: (wording, the context entry it names)
+        "greater_than": ("a number above {}", "gt"), "greater_than_equal": ("a number of at least {}", "ge"),
+        "less_than": ("a number below {}", "lt"), "less_than_equal": ("a number of at most {}", "le"),
+        "multiple_of": ("a multiple of {}", "multiple_of"),
+        "string_too_short": ("text of at least {} characters", "min_length"),
+        "string_too_long": ("text of at most {} characters", "max_length"),
+    }
+    if kind in bounds:
+        wording, entry = bounds[kind]
+        return wording.format(ctx.get(entry))
+    if kind in ("too_short", "too_long"):
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+        return f"{'at least' if kind == 'too_short' else 'at most'} {_items(limit)}"
     if kind == "string_pattern_mismatch":
         return "text of the allowed form"  # no field of archc's has a pattern today
     if kind in _VALUE_ERRORS:
