@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archc.cli_options import (add_depth_option, add_diagram_timeout_option, add_limit_options, check_from, device,
-                               limits_from, output_path, seed)
+                               limits_from, output_path, run_input, seed)
 from archc.console import silence_closed_pipe, tolerate_any_encoding
 from archc.emit.diagram_cli import register as register_render
 from archc.errors import ArchcError, ArchcErrors, Loc
@@ -116,11 +116,15 @@ def cmd_schema(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from archc.run import run
+    from archc.outputs import write_all
+    from archc.run import npy_bytes, run_network
 
     with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
-        text = run(args.spec, args.input_file, args.seed, limits_from(args))
-    print(text)
+        ran = run_network(args.spec, args.input_file, args.seed, limits_from(args), every_layer=args.all)
+    files = {Path(args.save): npy_bytes(ran.output)} if args.save else {}
+    print(ran.text)
+    for path in write_all(files):
+        print(f"wrote {path}")
     return 0
 
 
@@ -214,14 +218,25 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("layer", nargs="?", metavar="LAYER", help="a module path, e.g. features.0 or b3.0")
     add_limit_options(e)
     e.set_defaults(run=cmd_explain)
-    r = sub.add_parser("run", help="run a spec on a small input (YAML, JSON or .npy) and print the output",
+    r = sub.add_parser("run", help="run a spec on a small input (YAML, JSON, .npy or arange:CxHxW) and print the output",
                        description="Build the network (parameters from init: or seeded random), run it in eval mode "
-                                   "on the input file and print the output. The input is one sample of the spec's "
+                                   "on the input and print the output. The input is one sample of the spec's "
                                    "input shape or a batch of them: a nested list in YAML/JSON (optionally under "
-                                   "an 'input:' key) or a NumPy .npy file.")
+                                   "an 'input:' key), a NumPy .npy file, or made on the spot: arange:1x3x3 is "
+                                   "d2l's torch.arange(9.0).reshape(1, 3, 3) (also zeros:… and ones:…; in a "
+                                   "file: 'input: {arange: [1, 3, 3]}').",
+                       epilog="examples:\n"
+                              "  archc run specs/lecture/max_pooling.yaml --input arange:1x3x3\n"
+                              "  archc run specs/lecture/pooling_padding_stride.yaml --input arange:1x4x4 --all\n"
+                              "  archc run specs/d2l/lenet.yaml --input x.npy --save y.npy",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    r.add_argument("--input", dest="input_file", required=True, metavar="FILE",
-                   help="the input tensor (.yaml, .json or .npy); it also binds named sizes of the spec's input")
+    r.add_argument("--input", dest="input_file", type=run_input, required=True, metavar="FILE|arange:CxHxW",
+                   help="the input: a file (.yaml, .json or .npy), or arange:, zeros: or ones: with a shape; "
+                        "it also binds named sizes of the spec's input")
+    r.add_argument("--all", action="store_true", help="print every layer's output, in the order the layers run")
+    r.add_argument("--save", type=output_path, metavar="FILE.npy",
+                   help="also write the output to a NumPy .npy file (needs numpy)")
     r.add_argument("--seed", type=seed, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)
