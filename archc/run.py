@@ -340,7 +340,8 @@ def _check_batch_memory(graph: Graph, batch: int, limits, path) -> None:
     per_sample = memory_estimate(graph) - params
     needed = params + batch * per_sample
     if needed > limits.max_memory:
-        raise _bad(path, f"running a batch of {batch:,} would need too much memory",
+        where = (graph.input_loc or Loc(graph.file, 1, 1)) if isinstance(path, Generated) else None
+        raise _bad(path, f"running a batch of {batch:,} would need too much memory", where,
                    expected=f"at most {limits.max_memory / 2**30:,.1f} GiB (--max-memory)",
                    found=f"about {needed / 2**30:,.1f} GiB", hint="run fewer samples at a time")
 

@@ -102,6 +102,11 @@ def test_a_made_input_of_the_wrong_shape_is_shown_at_the_spec_input(capsys):
     assert "max_pooling.yaml:4:8: error[bad-input] the input ones:2x3x3's shape does not match" in err
 
 
+def test_a_made_batch_too_large_for_memory_is_refused_at_the_spec_input(capsys):
+    assert main(["run", str(SPECS / "d2l" / "lenet.yaml"), "--input", "zeros:500x1x28x28", "--max-memory", "0.001"]) == 1
+    assert "lenet.yaml:4:8: error[bad-input] running a batch of 500 would need too much memory" in capsys.readouterr().err
+
+
 def test_save_writes_the_output_as_npy(capsys, tmp_path):
     np = pytest.importorskip("numpy")
     out = _run(capsys, LECTURE / "pooling_padding_stride.yaml", "--input", "arange:1x4x4",
