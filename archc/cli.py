@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archc.cli_options import (add_depth_option, add_diagram_timeout_option, add_limit_options, check_from, device,
-                               limits_from, output_path, seed)
+                               limits_from, output_path, run_input, seed)
 from archc.console import silence_closed_pipe, tolerate_any_encoding
 from archc.emit.diagram_cli import register as register_render
 from archc.errors import ArchcError, ArchcErrors, Loc
@@ -92,12 +92,7 @@ def cmd_explain(args) -> int:
 
 def cmd_kinds(args) -> int:
     from archc.emit.kinds_doc import kinds_text
-    from archc.errors import did_you_mean
-    from archc.layers import KINDS
 
-    if args.kind and args.kind not in KINDS:
-        raise ArchcError("unknown-kind", f"unknown layer kind '{args.kind}'", expected="a built-in kind",
-                         found=f"'{args.kind}'", hint=did_you_mean(args.kind, KINDS))
     print(kinds_text(args.kind))
     return 0
 
@@ -116,11 +111,15 @@ def cmd_schema(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from archc.run import run
+    from archc.outputs import write_all
+    from archc.run import npy_bytes, run_network
 
     with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
-        text = run(args.spec, args.input_file, args.seed, limits_from(args))
-    print(text)
+        ran = run_network(args.spec, args.input_file, args.seed, limits_from(args), every_layer=args.all)
+    files = {Path(args.save): npy_bytes(ran.output)} if args.save else {}
+    print(ran.text)
+    for path in write_all(files):
+        print(f"wrote {path}")
     return 0
 
 
@@ -214,22 +213,35 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("layer", nargs="?", metavar="LAYER", help="a module path, e.g. features.0 or b3.0")
     add_limit_options(e)
     e.set_defaults(run=cmd_explain)
-    r = sub.add_parser("run", help="run a spec on a small input (YAML, JSON or .npy) and print the output",
+    r = sub.add_parser("run", help="run a spec on a small input (YAML, JSON, .npy or arange:CxHxW) and print the output",
                        description="Build the network (parameters from init: or seeded random), run it in eval mode "
-                                   "on the input file and print the output. The input is one sample of the spec's "
+                                   "on the input and print the output. The input is one sample of the spec's "
                                    "input shape or a batch of them: a nested list in YAML/JSON (optionally under "
-                                   "an 'input:' key) or a NumPy .npy file.")
+                                   "an 'input:' key), a NumPy .npy file, or made on the spot: arange:1x3x3 is "
+                                   "d2l's torch.arange(9.0).reshape(1, 3, 3) (also zeros:… and ones:…; in a "
+                                   "file: 'input: {arange: [1, 3, 3]}').",
+                       epilog="examples:\n"
+                              "  archc run specs/lecture/max_pooling.yaml --input arange:1x3x3\n"
+                              "  archc run specs/lecture/pooling_padding_stride.yaml --input arange:1x4x4 --all\n"
+                              "  archc run specs/d2l/lenet.yaml --input x.npy --save y.npy",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    r.add_argument("--input", dest="input_file", required=True, metavar="FILE",
-                   help="the input tensor (.yaml, .json or .npy); it also binds named sizes of the spec's input")
+    r.add_argument("--input", dest="input_file", type=run_input, required=True, metavar="FILE|arange:CxHxW",
+                   help="the input: a file (.yaml, .json or .npy), or arange:, zeros: or ones: with a shape; "
+                        "it also binds named sizes of the spec's input")
+    r.add_argument("--all", action="store_true", help="print every layer's output, in the order the layers run")
+    r.add_argument("--save", type=output_path, metavar="FILE.npy",
+                   help="also write the output to a NumPy .npy file (needs numpy)")
     r.add_argument("--seed", type=seed, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)
 
-    k = sub.add_parser("kinds", help="list the built-in layer kinds and their arguments",
+    k = sub.add_parser("kinds", help="list the layer kinds, structural kinds and standard-library blocks",
                        description="Every built-in layer kind with its arguments, types and defaults "
-                                   "(PyTorch's names; in_channels, in_features and num_features are inferred).")
-    k.add_argument("kind", nargs="?", help="show only this kind")
+                                   "(PyTorch's names; in_channels, in_features and num_features are inferred); "
+                                   "then the structural kinds (sequential, repeat, residual, parallel, dense) "
+                                   "and the standard library's blocks with their parameters.")
+    k.add_argument("kind", nargs="?", help="show only this: a kind (conv2d, residual), std/<family> or a block")
     k.set_defaults(run=cmd_kinds)
 
     sc = sub.add_parser("schema", help="write the JSON Schema of spec files (for editor completion)",

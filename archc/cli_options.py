@@ -97,6 +97,17 @@ def output_path(text: str) -> str:
     return text
 
 
+def run_input(text: str):
+    """`archc run --input`: arange:1x3x3 (or zeros:…, ones:…) makes the tensor; anything else is a file."""
+    from archc.run import parse_generated
+
+    try:
+        made = parse_generated(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return made if made is not None else text
+
+
 def check_from(args, spec=None):
     """Check the command's spec with its limits and its --input."""
     import sys

@@ -92,6 +92,7 @@ CODES: dict[str, str] = {
     "graphviz-timeout": "graphviz's dot took longer than --diagram-timeout to draw the diagram",
     "output-failed": "an output that cannot be written (a directory in the way, no permission, a full disk); nothing was written",
     "out-of-memory": "the machine ran out of memory while building or running the network",
+    "numpy-missing": "'archc run --save' writes .npy, which needs NumPy, and NumPy is not installed",
 }
 
 

@@ -104,7 +104,7 @@ class Dense(Node):
         return self.units
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Graph:
     """A whole expanded network."""
 
@@ -123,3 +123,36 @@ class Graph:
 
     def nodes(self) -> Iterator[Node]:
         return self.root.walk()
+
+    # how a checked graph shows itself (archc/emit/notebook.py; imported on use: no torch)
+    def __str__(self) -> str:
+        from archc.emit.notebook import short_summary
+
+        return short_summary(self)
+
+    def __repr__(self) -> str:
+        from archc.emit.notebook import one_line
+
+        return one_line(self)
+
+    def summary(self, depth: int | None = None) -> str:
+        """The table `archc summary` prints: shapes, parameters, MACs, shares, memory."""
+        from archc.emit.summary import summary_text
+
+        return summary_text(self, depth)
+
+    def explain(self, layer: str | None = None) -> str:
+        """The text `archc explain` prints: the arithmetic behind every shape (or one layer's)."""
+        from archc.explain import explain_text
+
+        return explain_text(self, layer)
+
+    def _repr_html_(self) -> str:
+        from archc.emit.notebook import summary_html
+
+        return summary_html(self)
+
+    def _repr_svg_(self) -> str | None:
+        from archc.emit.notebook import diagram_svg
+
+        return diagram_svg(self)

@@ -1,4 +1,6 @@
-"""`archc run`: run a spec on a small input given as YAML, JSON or NumPy, and show the output.
+"""`archc run`: run a spec on a small input given as YAML, JSON or NumPy, or made on the spot
+(d2l's `torch.arange(9.0).reshape(1, 1, 3, 3)` is `--input arange:1x3x3`), and show the
+output, or every layer's output (--all); --save writes the output as .npy.
 
 The input file is untrusted like a spec: only a regular file of bounded size is read, .npy
 never unpickles, and every way it can be wrong (ragged, not numbers, too large for float32,
@@ -9,11 +11,12 @@ import math
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from archc.errors import ArchcError, Loc
-from archc.graph import Graph
+from archc.graph import Graph, Layer
 from archc.shapes import format_shape
 from archc.spec.yaml_source import locate, parse_yaml
 
@@ -22,6 +25,9 @@ MAX_NPY_BYTES = 256 * 2**20  # a .npy input: 64M float32 values
 MAX_TEXT_BYTES = 8 * 2**20  # a YAML/JSON input: text is slow to parse, and a few MB is already a lot to type
 MAX_TEXT_VALUES = 2_000_000
 MAX_RANK = 5  # a batch of 3-d samples: N×C×D×H×W
+MAX_GENERATED = 2**24  # values an arange/zeros/ones input may have: 64 MB of float32
+# inputs made rather than read: d2l writes torch.arange(16.0).reshape(1, 1, 4, 4)
+GENERATORS = ("arange", "zeros", "ones")
 FLOAT32_MAX = 3.4028234663852886e38
 # PyYAML (YAML 1.1) reads 1e20 as text; YAML 1.2 and JSON read it as a number, as users expect
 _YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -69,8 +75,72 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def read_tensor(path: str | Path):
-    """An input file (.npy, or a nested list in YAML/JSON, optionally under 'input:') as float32."""
+@dataclass(frozen=True)
+class Generated:
+    """An input tensor made, not read: arange (0, 1, 2, … in row-major order), zeros or ones."""
+
+    how: str
+    shape: tuple[int, ...]
+
+    def tensor(self):
+        import torch
+
+        if self.how == "arange":
+            return torch.arange(math.prod(self.shape), dtype=torch.float32).reshape(self.shape)
+        return (torch.zeros if self.how == "zeros" else torch.ones)(self.shape, dtype=torch.float32)
+
+    def __str__(self) -> str:
+        return f"{self.how}:{'x'.join(map(str, self.shape))}"
+
+
+def generated_problem(how: Any, shape: Any) -> str:
+    """Why (how, shape) is not an input archc can make, or '' when it is."""
+    if how not in GENERATORS:
+        return f"'{_short(how)}' is not one of {', '.join(GENERATORS)}"
+    if not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= MAX_RANK:
+        return f"its shape must be a list of 1 to {MAX_RANK} sizes"
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        return "its sizes must be positive whole numbers"
+    if math.prod(shape) > MAX_GENERATED:
+        return f"it would hold {math.prod(shape):,} values, more than {MAX_GENERATED:,}"
+    return ""
+
+
+def parse_generated(text: str) -> Generated | None:
+    """'arange:1x3x3' → Generated('arange', (1, 3, 3)); None when `text` names no generator
+    (it is then a file name); ValueError when it does but its shape is wrong."""
+    how, colon, sizes = text.partition(":")
+    if not colon or how not in GENERATORS:
+        return None
+    parts = sizes.replace("×", "x").split("x")
+    shape = [int(p) if p.isascii() and p.isdigit() and len(p) <= 18 else p for p in parts]
+    problem = generated_problem(how, shape if all(isinstance(n, int) for n in shape) else ["?"])
+    if problem:
+        raise ValueError(f"'{text[:60]}' is not an input like arange:1x3x3: {problem}")
+    return Generated(how, tuple(shape))
+
+
+def _generated_from_file(path: Path, value: Any) -> Generated:
+    """`input: {arange: [1, 3, 3]}` in an input file."""
+    where = getattr(value, "loc", None)
+    if len(value) != 1 or next(iter(value)) not in GENERATORS:
+        keys = ", ".join(map(str, value)) or "none"
+        raise _bad(path, "an input mapping must name one way to make the input", where,
+                   expected=" or ".join(f"{g}: [sizes]" for g in GENERATORS), found=f"keys {keys}")
+    how, shape = next(iter(value.items()))
+    problem = generated_problem(how, shape)
+    if problem:
+        raise _bad(path, f"the {how} input cannot be made: {problem}", locate(value, (how,), where),
+                   expected=f"{how}: [C, H, W] (positive sizes, at most {MAX_GENERATED:,} values)",
+                   found=_short(shape))
+    return Generated(how, tuple(shape))
+
+
+def read_tensor(path: str | Path | Generated):
+    """An input file (.npy, or a nested list in YAML/JSON, optionally under 'input:', or
+    'input: {arange: [sizes]}') or a Generated input, as float32."""
+    if isinstance(path, Generated):
+        return path.tensor()
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _read_npy(path, read_regular_file(path, MAX_NPY_BYTES))
@@ -90,6 +160,8 @@ def read_tensor(path: str | Path):
                        expected="input: [[…]] or a bare nested list", found=f"keys {keys}")
         values = values["input"]
         raw = values if raw is not None else None
+        if isinstance(values, dict):
+            return _generated_from_file(path, values).tensor()
     return _to_tensor(path, values, raw)
 
 
@@ -210,17 +282,20 @@ def _read_npy(path: Path, data: bytes):
     return torch.from_numpy(np.ascontiguousarray(wide, dtype=np.float32))
 
 
-def as_batch(tensor, graph: Graph, path: str | Path):
-    """The tensor as a batch for this network: one sample gains a batch dim; a batch stays."""
+def as_batch(tensor, graph: Graph, path: str | Path | Generated):
+    """The tensor as a batch for this network: one sample gains a batch dim; a batch stays.
+    A made input has no file to point at: its mismatch is shown at the spec's `input:`."""
     shape = tuple(tensor.shape)
+    where = (graph.input_loc or Loc(graph.file, 1, 1)) if isinstance(path, Generated) else Loc(str(path), 1, 1)
     if shape == graph.input_shape:
         return tensor.unsqueeze(0)
     if shape[1:] == graph.input_shape:
         if shape[0] == 0:
-            raise _bad(path, "the batch is empty", expected=f"at least one sample of {format_shape(graph.input_shape)}",
+            raise _bad(path, "the batch is empty", where, expected=f"at least one sample of {format_shape(graph.input_shape)}",
                        found=format_shape(shape))
         return tensor
-    raise ArchcError("bad-input", "the input's shape does not match the spec's input", Loc(str(path), 1, 1),
+    raise ArchcError("bad-input", f"the input{' ' + str(path) if isinstance(path, Generated) else ''}'s shape "
+                     "does not match the spec's input", where,
                      expected=f"{format_shape(graph.input_shape)} (one sample) or N×{format_shape(graph.input_shape)}",
                      found=format_shape(shape) or "a single number")
 
@@ -265,14 +340,30 @@ def _check_batch_memory(graph: Graph, batch: int, limits, path) -> None:
     per_sample = memory_estimate(graph) - params
     needed = params + batch * per_sample
     if needed > limits.max_memory:
-        raise _bad(path, f"running a batch of {batch:,} would need too much memory",
+        where = (graph.input_loc or Loc(graph.file, 1, 1)) if isinstance(path, Generated) else None
+        raise _bad(path, f"running a batch of {batch:,} would need too much memory", where,
                    expected=f"at most {limits.max_memory / 2**30:,.1f} GiB (--max-memory)",
                    found=f"about {needed / 2**30:,.1f} GiB", hint="run fewer samples at a time")
 
 
-def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) -> str:
+@dataclass
+class Ran:
+    """What a run printed (`text`) and the output tensor (one sample when one sample went in)."""
+
+    text: str
+    output: Any
+
+
+def run(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None) -> str:
+    """The text `archc run` prints for the network's output."""
+    return run_network(spec, input_path, seed, limits).text
+
+
+def run_network(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None,
+                every_layer: bool = False) -> Ran:
     """Build the network (random parameters seeded, so runs repeat) and run it in eval mode
-    on the input file; a spec with named sizes (input: [1, H, W]) takes the file's sizes."""
+    on the input; a spec with named sizes (input: [1, H, W]) takes the input's sizes. With
+    `every_layer`, each layer's output is shown too, in the order the layers ran."""
     import torch
 
     from archc.emit.torch_module import build_module
@@ -291,8 +382,46 @@ def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) ->
     _check_batch_memory(graph, x.shape[0], limits, input_path)
     torch.manual_seed(seed)
     model = build_module(graph).eval()
-    with torch.no_grad():
-        y = model(x)
+    shown: list[str] = []
+    hooks = _show_every_layer(graph, model, shown) if every_layer else []
+    try:
+        with torch.no_grad():
+            y = model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
     out = y[0] if y.shape[0] == 1 else y
     label = "output" if y.shape[0] == 1 else f"outputs (batch of {y.shape[0]})"
-    return f"{label} {format_shape(tuple(out.shape))}:\n{format_tensor(out)}"
+    shown.append(f"{label} {format_shape(tuple(out.shape))}:\n{format_tensor(out)}")
+    return Ran("\n".join(shown), y[0] if tensor.dim() == rank else y)
+
+
+def _show_every_layer(graph: Graph, model, shown: list[str]) -> list:
+    """Forward hooks that print each layer's output as it is computed (text at once, so no
+    activation is kept); module paths are the graph's node paths."""
+    layers = {node.path: node for node in graph.nodes() if isinstance(node, Layer)}
+    hooks = []
+    for path, module in model.named_modules():
+        node = layers.get(path)
+        if node is None:
+            continue
+
+        def show(module, inputs, output, node=node):
+            out = output[0] if output.shape[0] == 1 else output
+            shown.append(f"{node.path} ({node.kind}) {format_shape(tuple(out.shape))}:\n{format_tensor(out)}\n")
+        hooks.append(module.register_forward_hook(show))
+    return hooks
+
+
+def npy_bytes(tensor) -> bytes:
+    """The tensor as the bytes of a .npy file; NumPy is needed only here."""
+    import io
+
+    try:
+        import numpy as np
+    except ImportError:
+        raise ArchcError("numpy-missing", "writing .npy needs NumPy, which is not installed",
+                         hint="pip install numpy, or leave out --save") from None
+    buffer = io.BytesIO()
+    np.save(buffer, tensor.detach().cpu().numpy(), allow_pickle=False)
+    return buffer.getvalue()

@@ -151,14 +151,16 @@ def window_formula(size: int, kernel: int, stride: int, pad_total: int, dilation
                    ceil_mode: bool = False, pad_left: int | None = None, pooling: bool = False) -> tuple[str, int]:
     """The lecture's ⌊(n − k + p + s) / s⌋ for one dim (p the total padding), with its value.
 
-    Dilation shows as the effective kernel d·(k − 1) + 1; ceil_mode as ⌈…⌉ and, where it
-    applies, ATen's correction that drops a last window starting outside the input. The
-    value comes from the same functions inference uses.
+    p is written as the lecture counts it: 2·1 for 1 on both sides, (1 + 2) for 'same'
+    padding that adds one more on the right. Dilation shows as the effective kernel
+    d·(k − 1) + 1; ceil_mode as ⌈…⌉ and, where it applies, ATen's correction that drops a
+    last window starting outside the input. The value comes from the same functions
+    inference uses.
     """
     effective = dilation * (kernel - 1) + 1
     k_text = str(kernel) if dilation == 1 else f"{effective} (= {dilation}·({kernel} − 1) + 1)"
     left, right = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
-    text = f"{left}({size} − {k_text} + {pad_total} + {stride}) / {stride}{right}"
+    text = f"{left}({size} − {k_text} + {padding_text(pad_total, pad_left)} + {stride}) / {stride}{right}"
     if pooling:
         value = pool_output_size(size, kernel, stride, pad_total // 2 if pad_left is None else pad_left, dilation, ceil_mode)
     else:
@@ -169,6 +171,17 @@ def window_formula(size: int, kernel: int, stride: int, pad_total: int, dilation
     if value != plain:
         text += f" − 1 (the last window would start in the padding) = {plain} − 1"
     return f"{text} = {value}", value
+
+
+def padding_text(pad_total: int, pad_left: int | None = None) -> str:
+    """The total padding of one dim as the lecture writes it: '0', '2·1' (both sides), '(1 + 2)'."""
+    if pad_left is None:
+        pad_left = pad_total // 2 if pad_total % 2 == 0 else None
+    if pad_total == 0 or pad_left is None:
+        return str(pad_total)
+    if 2 * pad_left == pad_total:
+        return f"2·{pad_left}"
+    return f"({pad_left} + {pad_total - pad_left})"
 
 
 # ---- dense prediction: transposed convolution, interpolation, pixel shuffles ----

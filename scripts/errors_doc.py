@@ -112,6 +112,7 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "graphviz-timeout": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.svg", "--diagram-timeout", "0.001"]),
     "output-failed": ({"spec.yaml": H + "layers: [relu]\n"}, ["build", "spec.yaml", "-o", "spec.yaml"]),
     "out-of-memory": None,
+    "numpy-missing": None,
 }
 
 # warnings: the spec compiles (exit 0), and this is printed to stderr
@@ -124,6 +125,7 @@ _WHY_NOT = {
     "graphviz-failed": "happens only if graphviz's `dot` itself crashes on a diagram archc wrote.",
     "out-of-memory": "happens when the machine has less free memory than a network that passed the limits needs "
                      "(the limits are checked before anything is allocated; --max-memory lowers them).",
+    "numpy-missing": "happens only on a machine without NumPy (an optional dependency: `pip install numpy`).",
 }
 
 

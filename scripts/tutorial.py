@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Refresh the outputs in docs/tutorial.md and docs/spec-language.md: every ```console
+"""Refresh the outputs in README.md, docs/tutorial.md and docs/spec-language.md: every ```console
 block's `$ archc …` command is run from the repository root and its output written under it.
 
     python scripts/tutorial.py
@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-PAGES = [REPO / "docs" / "tutorial.md", REPO / "docs" / "spec-language.md"]
+PAGES = [REPO / "README.md", REPO / "docs" / "tutorial.md", REPO / "docs" / "spec-language.md"]
 BLOCK = re.compile(r"```console\n\$ (?P<command>[^\n]+)\n(?P<output>.*?)```", re.S)
 
 

@@ -111,7 +111,7 @@ def test_cli_check_prints_formulas_and_constraints_and_input_binds(tmp_path, cap
 def test_explain_summary_and_render_work_on_symbolic_sizes(capsys):
     spec = str(SPECS / "d2l" / "resnet18.yaml")
     assert main(["explain", spec, "--input", "1xHxW", "b3.0"]) == 0
-    assert "⌊(⌊(H + 3)/4⌋ − 3 + 2 + 2) / 2⌋ = ⌊(H + 7)/8⌋" in capsys.readouterr().out
+    assert "⌊(⌊(H + 3)/4⌋ − 3 + 2·1 + 2) / 2⌋ = ⌊(H + 7)/8⌋" in capsys.readouterr().out
     assert main(["summary", spec, "--input", "1xHxW", "--depth", "0"]) == 0
     out = capsys.readouterr().out
     assert "MACs per sample: depend on the input size" in out and "activation memory per sample: depends" in out

@@ -1,4 +1,5 @@
-"""docs/tutorial.md: every command on the page prints exactly what the page shows."""
+"""docs/tutorial.md, docs/spec-language.md and README.md: every command on the page prints
+exactly what the page shows."""
 from __future__ import annotations
 
 import pytest
@@ -7,6 +8,7 @@ from conftest import REPO, load_script
 TUTORIAL = load_script("tutorial")
 COMMANDS = TUTORIAL.commands((REPO / "docs" / "tutorial.md").read_text())
 REFERENCE_COMMANDS = TUTORIAL.commands((REPO / "docs" / "spec-language.md").read_text())
+README_COMMANDS = TUTORIAL.commands((REPO / "README.md").read_text())
 
 
 def test_tutorial_covers_the_lecture():
@@ -41,3 +43,8 @@ def test_kinds_reference_lists_every_kind():
 
     listed = "".join(shown for _, shown in REFERENCE_COMMANDS)
     assert all(kind in listed for kind in KINDS)
+
+
+@pytest.mark.parametrize("command,shown", README_COMMANDS, ids=[c for c, _ in README_COMMANDS])
+def test_readme_command_prints_what_the_readme_shows(command, shown):
+    assert TUTORIAL.run_command(command) == shown

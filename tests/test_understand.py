@@ -103,7 +103,7 @@ def test_every_explained_number_equals_inference(path):
 
 def test_explain_reads_like_the_lecture():
     text = explain_text(archc.check(SPECS / "d2l" / "alexnet.yaml"))
-    assert "conv2d 11×11, stride 4, padding 1 on 224: ⌊(224 − 11 + 2 + 4) / 4⌋ = 54" in text
+    assert "conv2d 11×11, stride 4, padding 1 on 224: ⌊(224 − 11 + 2·1 + 4) / 4⌋ = 54" in text
     assert "parameters 96 × 1 × 11 × 11 + 96 = 11,712" in text
     googlenet = explain_text(archc.check(SPECS / "d2l" / "googlenet.yaml"), "b3.0")
     assert "concat on channels: 64 + 128 + 32 + 32 = 256" in googlenet
@@ -114,7 +114,7 @@ def test_explain_shows_dilation_and_the_ceil_mode_correction():
     assert "⌊(8 − 5 (= 2·(3 − 1) + 1) + 0 + 1) / 1⌋ = 4" in dilated
     graph = check_layers([{"max_pool2d": {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}}], (1, 5, 5))
     text = explain_text(graph)
-    assert "⌈(5 − 2 + 2 + 2) / 2⌉ − 1 (the last window would start in the padding) = 4 − 1 = 3" in text
+    assert "⌈(5 − 2 + 2·1 + 2) / 2⌉ − 1 (the last window would start in the padding) = 4 − 1 = 3" in text
     assert graph.root.items[0].out_shape == (1, 3, 3)
 
 

@@ -146,14 +146,24 @@ def per_dim(value: int | list[int], rank: int, name: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def explain_windows(kind: str, spatial, kernel, stride, pads, dilation, ceil_mode=False, pooling=False) -> list[str]:
-    """One formula per spatial dim (one line when every dim is the same computation)."""
+def explain_windows(kind: str, spatial, kernel, stride, pads, dilation, ceil_mode=False, pooling=False,
+                    same: bool = False) -> list[str]:
+    """One formula per spatial dim (one line when every dim is the same computation).
+
+    Padding is shown as added: 1 on both sides is 'padding 1' and 2·1 in the formula;
+    'same' with an even kernel adds one more after ('1 left + 2 right')."""
     from archc.shapes import window_formula
 
     names = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[len(spatial)]
     parts = [window_formula(n, k, s, lo + hi, d, ceil_mode, lo, pooling)[0]
              for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, pads, dilation)]
-    setting = f"{kind} {'×'.join(map(str, kernel))}, stride {compact(stride)}, padding {compact(tuple(lo for lo, _ in pads))}"
+    if all(lo == hi for lo, hi in pads):
+        padding = compact(tuple(lo for lo, _ in pads))
+    else:
+        padding = compact(tuple(f"{lo} left + {hi} right = {lo + hi}" for lo, hi in pads), sep=" × ")
+    if same:
+        padding = f"same ({padding})" if any(lo or hi for lo, hi in pads) else "same (none needed)"
+    setting = f"{kind} {'×'.join(map(str, kernel))}, stride {compact(stride)}, padding {padding}"
     if any(d != 1 for d in dilation):
         setting += f", dilation {compact(dilation)}"
     if ceil_mode:

@@ -81,7 +81,7 @@ class Conv(Kind):
 
     def explain(self, kind, a: ConvArgs, shape, out):
         rank, kernel, stride, dilation, pads = self._geometry(kind, a)
-        lines = explain_windows(kind, shape[1:], kernel, stride, pads, dilation)
+        lines = explain_windows(kind, shape[1:], kernel, stride, pads, dilation, same=a.padding == "same")
         per_group = shape[0] // a.groups
         channels = f"{shape[0]}" if a.groups == 1 else f"({shape[0]} / {a.groups} groups)"
         area = " × ".join(map(str, kernel))

@@ -41,6 +41,15 @@ def std_files() -> dict[str, Path]:
     return {f"std/{p.stem}": p for p in sorted(STD_DIR.glob("*.yaml"))}
 
 
+def std_blocks() -> dict[str, dict[str, BlockDef]]:
+    """The standard library's blocks, by import name and then block name (for `archc kinds`)."""
+    out = {}
+    for shown, path in std_files().items():
+        doc = _validate(BlockFileDoc, _read(path, shown), shown, "block file")
+        out[shown] = dict(doc.blocks)
+    return out
+
+
 def validation_errors(exc: ValidationError, raw: Any, fallback: Loc | None, schema: type[BaseModel] | None = None,
                       where: str = "") -> list[ArchcError]:
     """pydantic's errors as located ArchcErrors in plain words, one per offending field."""

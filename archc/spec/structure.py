@@ -51,5 +51,23 @@ STRUCTURAL: dict[str, type[_Structural]] = {
     "dense": DenseArgs,
 }
 
+# what each structural kind does and what its layer-holding arguments hold, for `archc kinds`
+SUMMARIES: dict[str, str] = {
+    "sequential": "its layers in order, grouped as one module (an nn.Sequential)",
+    "repeat": "its layers `times` times over; `i` (0-based) is bound inside; unnamed it splices into the "
+              "enclosing list, named it is a Sequential; prefix names iterations prefix1, prefix2, …",
+    "residual": "merge(body(x), shortcut(x)), then `after`; no shortcut (or all dropped by when:) is the identity",
+    "parallel": "named branches side by side on the same input (Inception), merged",
+    "dense": "DenseNet: `units` copies of its layers, each unit's output concatenated onto its input",
+}
+ARGUMENT_TYPES: dict[str, str] = {
+    "layers": "list of layers",
+    "body": "list of layers",
+    "shortcut": "list of layers",
+    "after": "list of layers (after the merge)",
+    "branches": "mapping of branch name → list of layers",
+    "merge": "add | concat | mul",
+}
+
 # the arguments that hold layer lists (and branches: a mapping of names to layer lists)
 LAYER_LISTS = ("layers", "body", "shortcut", "after")
