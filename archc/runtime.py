@@ -208,14 +208,12 @@ class Reshape(nn.Module):
 class Mean(nn.Module):
     """torch.mean over dims of each sample (torch.nn has no module for a reduction)."""
 
-    reduce = staticmethod(torch.mean)
-
     def __init__(self, dim: int | tuple[int, ...], keepdim: bool = False):
         super().__init__()
         self.dim, self.keepdim = dim, keepdim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.reduce(x, dim=self.dim, keepdim=self.keepdim)
+        return torch.mean(x, dim=self.dim, keepdim=self.keepdim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, keepdim={self.keepdim}"
@@ -224,13 +222,15 @@ class Mean(nn.Module):
 class Amax(Mean):
     """torch.amax over dims of each sample (the maximum, not max's (values, indices))."""
 
-    reduce = staticmethod(torch.amax)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(x, dim=self.dim, keepdim=self.keepdim)
 
 
 class Sum(Mean):
     """torch.sum over dims of each sample."""
 
-    reduce = staticmethod(torch.sum)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sum(x, dim=self.dim, keepdim=self.keepdim)
 
 
 class StochasticDepth(nn.Module):
