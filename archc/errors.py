@@ -75,6 +75,8 @@ CODES: dict[str, str] = {
     "needs-concrete-size": "a layer that needs concrete sizes (flatten, some ceil_mode pools) on a symbolic input",
     "output-padding-too-large": "a transposed convolution's output_padding not smaller than its stride or dilation",
     "not-divisible": "a size a pixel shuffle splits that is not a multiple of its factor",
+    "bad-reshape": "a reshape or unflatten whose sizes do not hold exactly the input's elements (or infer more than one -1)",
+    "too-few-values": "an instance norm over a single value per channel, which torch refuses to normalise when training",
     # resources
     "too-deep": "layers nest deeper than the limit (--max-depth)",
     "too-many-nodes": "the spec expands to more layers than the limit (--max-nodes)",

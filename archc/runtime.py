@@ -164,3 +164,97 @@ class FrozenBatchNorm2d(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.weight.shape[0]}, eps={self.eps})"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of an N×C×H×W map (torchvision's LayerNorm2d, ConvNeXt's):
+    channels-last, F.layer_norm over C, back. A subclass of nn.LayerNorm, so the state_dict
+    keys are weight and bias, as torchvision's are."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """torch.permute with every dim listed, the batch first (torchvision.ops.Permute)."""
+
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Reshape(nn.Module):
+    """x.reshape(N, *shape): each sample's elements in a new shape; the batch stays."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Mean(nn.Module):
+    """torch.mean over dims of each sample (torch.nn has no module for a reduction)."""
+
+    def __init__(self, dim: int | tuple[int, ...], keepdim: bool = False):
+        super().__init__()
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.mean(x, dim=self.dim, keepdim=self.keepdim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, keepdim={self.keepdim}"
+
+
+class Amax(Mean):
+    """torch.amax over dims of each sample (the maximum, not max's (values, indices))."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(x, dim=self.dim, keepdim=self.keepdim)
+
+
+class Sum(Mean):
+    """torch.sum over dims of each sample."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sum(x, dim=self.dim, keepdim=self.keepdim)
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: while training, zero the input with probability p per
+    sample (row) or for the whole batch (batch) and scale what is kept by 1/(1 − p); the
+    identity in eval mode. The arithmetic is torchvision's, step for step."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p < 0.0 or self.p > 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
+        if self.mode not in ["batch", "row"]:
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"

@@ -271,3 +271,165 @@ def multiplied_size(size, factor: int, why: str):
                          expected="a concrete input size (--input)", found=f"symbolic size {size} × {factor}",
                          hint="symbolic sizes are floor formulas ⌊(v + b)/c⌋, which a multiple is not")
     return size * factor
+
+
+# ---- layouts: norms over trailing dims, permutes, reshapes, reductions (issue 11) ----
+
+_LAYOUTS = {0: "N (one value per sample)", 1: "N×C features", 2: "(N, L, C) tokens", 3: "N×C×H×W feature maps",
+            4: "N×C×D×H×W volumes"}
+
+
+def layout_name(shape) -> str:
+    """What a sample shape usually holds, in the words a transformer or a CNN paper uses."""
+    return _LAYOUTS.get(len(shape), f"a {len(shape) + 1}-d tensor")
+
+
+def require_concrete(size, what: str):
+    """A size a module's constructor needs as a number (a norm's channels or normalised shape):
+    a symbolic one cannot be built, whatever the input turns out to be."""
+    if is_symbolic(size):
+        raise ShapeError("needs-concrete-size", f"the {what} must be a concrete size",
+                         expected="a concrete input size (give --input with numbers)", found=f"symbolic size {size}",
+                         hint="the module's parameters (or its constructor) depend on this size")
+    return size
+
+
+def trailing_shape(shape, dims: int, kind: str) -> tuple:
+    """The last `dims` sizes of a sample (layer norm's normalized_shape), which must all be
+    concrete: torch's LayerNorm is constructed with them."""
+    if dims > len(shape):
+        raise ShapeError("wrong-rank", f"{kind} over the last {dims} dims needs at least {dims} dims after the batch",
+                         expected=f"at least {dims} dims after the batch, e.g. (N, L, C) tokens for dims: 1 or 2",
+                         found=f"{layout_name(shape)} ({format_shape(shape) or 'no dims'})",
+                         hint="lower dims:, or add a flatten/permute to make tokens first")
+    trailing = tuple(shape[len(shape) - dims:])
+    for size in trailing:
+        require_concrete(size, f"normalised shape {format_shape(trailing)}")
+    return trailing
+
+
+def sample_dims(dims, shape, kind: str) -> tuple[int, ...]:
+    """torch's dims (the batch is dim 0, negatives count from the end) as distinct indices into
+    the sample shape. archc refuses the batch on purpose: mixing samples is never meant."""
+    rank = len(shape) + 1
+    listed = [dims] if isinstance(dims, int) else list(dims)
+    if not listed:
+        raise ShapeError("bad-dim", f"{kind} over no dims would reduce every dim, the batch included",
+                         expected="a dim or a non-empty list of dims ≥ 1 (dim 0 is the batch)", found="dim []")
+    out = []
+    for d in listed:
+        if not -rank <= d < rank:
+            raise ShapeError("bad-dim", f"{kind} dim {d} is out of range",
+                             expected=f"{-rank} ≤ dim < {rank} on {layout_name(shape)} (dim 0 is the batch)",
+                             found=f"dim {d}")
+        if d % rank == 0:
+            raise ShapeError("bad-dim", f"{kind} dim {d} is the batch",
+                             expected=f"1 ≤ dim < {rank} (dim 0 is the batch, which archc never mixes)", found=f"dim {d}")
+        if d % rank - 1 in out:
+            raise ShapeError("bad-dim", f"{kind} names dim {d % rank} twice", expected="distinct dims",
+                             found=f"dims {listed}")
+        out.append(d % rank - 1)
+    return tuple(out)
+
+
+def reduced_shape(shape, dims: tuple[int, ...], keepdim: bool) -> tuple:
+    """A reduction's output: the sample dims `dims` dropped, or kept as 1 with keepdim."""
+    if keepdim:
+        return tuple(1 if i in dims else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+def permuted_shape(shape, dims: list[int]) -> tuple:
+    """torch.permute on a batched tensor: `dims` lists every dim, the batch included, and must
+    keep the batch first (archc's shapes always lead with it)."""
+    rank = len(shape) + 1
+    if len(dims) != rank:
+        raise ShapeError("wrong-length", "permute's dims must list every dim, the batch (0) included",
+                         expected=f"{rank} dims for {layout_name(shape)}, e.g. {[0, *range(2, rank), 1][:rank]}",
+                         found=f"{len(dims)}: {dims}")
+    for d in dims:
+        if not -rank <= d < rank:
+            raise ShapeError("bad-dim", f"permute dim {d} is out of range",
+                             expected=f"{-rank} ≤ dim < {rank} (dim 0 is the batch)", found=f"dims {dims}")
+    resolved = [d % rank for d in dims]
+    if len(set(resolved)) != rank:
+        raise ShapeError("bad-dim", "permute's dims must name each dim once", expected="a permutation of "
+                         f"0 … {rank - 1}", found=f"dims {dims}")
+    if resolved[0] != 0:
+        raise ShapeError("bad-dim", "permute must keep the batch as dim 0",
+                         expected="dims starting with 0", found=f"dims {dims}",
+                         hint="archc's shapes always lead with the batch; permute only the dims after it")
+    full = (None, *shape)
+    return tuple(full[d] for d in resolved[1:])
+
+
+def _known_product(sizes, what: str, found: str) -> int:
+    total = 1
+    for size in sizes:
+        if is_symbolic(size):
+            raise ShapeError("needs-concrete-size", f"{what} of a symbolic size needs a concrete input size",
+                             expected="concrete sizes (give --input with numbers, e.g. --input 3x224x224)",
+                             found=found, hint="a global pool first (adaptive_avg_pool2d: {output_size: 1}) makes it size-free")
+        total *= size
+    return total
+
+
+def resolve_sizes(sizes: list[int], count: int, what: str, found_shape: str) -> tuple[int, ...]:
+    """Sizes that must multiply to `count`, one of them -1 (inferred), as torch's reshape and
+    unflatten take them. Sizes are ≥ 1 or -1: a 0 would need an empty input."""
+    if sizes.count(-1) > 1:
+        raise ShapeError("bad-reshape", f"{what} can infer only one size (-1)", expected="at most one -1",
+                         found=f"sizes {sizes}")
+    if any(s == 0 for s in sizes):
+        raise ShapeError("bad-reshape", f"{what} cannot make a size 0 from a non-empty input",
+                         expected="sizes ≥ 1, or -1 for the one inferred", found=f"sizes {sizes}")
+    known = 1
+    for s in sizes:
+        if s != -1:
+            known *= s
+    if -1 in sizes:
+        if count % known:
+            raise ShapeError("bad-reshape", f"{what}: the known sizes do not divide the input's {count:,} elements",
+                             expected=f"a product dividing {count:,}", found=f"sizes {sizes} (product {known:,}) "
+                             f"on {found_shape}")
+        return tuple(count // known if s == -1 else s for s in sizes)
+    if known != count:
+        raise ShapeError("bad-reshape", f"{what}: the sizes must hold exactly the input's {count:,} elements",
+                         expected=f"sizes multiplying to {count:,}", found=f"sizes {sizes} (product {known:,}) "
+                         f"on {found_shape}")
+    return tuple(sizes)
+
+
+def reshaped_shape(shape, target: list[int]) -> tuple:
+    """x.reshape(N, *target): the sample's elements in a new shape (one size may be -1)."""
+    count = _known_product(shape, "reshaping", format_shape(shape))
+    return resolve_sizes(target, count, "reshape", format_shape(shape))
+
+
+def unflattened_shape(shape, dim: int, sizes: list[int]) -> tuple:
+    """nn.Unflatten(dim, sizes): one dim (torch's numbering; not the batch) split into `sizes`."""
+    rank = len(shape) + 1
+    if not -rank <= dim < rank or dim % rank == 0:
+        raise ShapeError("bad-dim", f"unflatten dim {dim} is out of range or is the batch",
+                         expected=f"1 ≤ dim < {rank} (dim 0 is the batch)", found=f"dim {dim}")
+    at = dim % rank - 1
+    count = _known_product([shape[at]], "unflattening", f"dim {dim} of size {shape[at]}")
+    return (*shape[:at], *resolve_sizes(sizes, count, "unflatten", f"dim {dim} of size {count}"), *shape[at + 1:])
+
+
+def require_more_than_one(sizes, what: str) -> None:
+    """Instance norm's per-sample statistics need more than one value (torch refuses one when
+    training). A symbolic size records ≥ 2 when it alone decides; several symbolic sizes of
+    which any one ≥ 2 would do is no single constraint, so that needs concrete sizes."""
+    if any(not is_symbolic(s) and s >= 2 for s in sizes):
+        return
+    symbolic = [s for s in sizes if is_symbolic(s)]
+    if len(symbolic) > 1:
+        raise ShapeError("needs-concrete-size", f"whether the {what} holds more than one value depends on the exact sizes",
+                         expected="a concrete input size (--input)", found=" × ".join(map(str, sizes)),
+                         hint="it needs any one of these sizes ≥ 2, which no single constraint says")
+    if symbolic and require_at_least(symbolic[0], 2, f"the {what} holds more than one value"):
+        return
+    raise ShapeError("too-few-values", f"the {what} holds a single value, which torch refuses to normalise when training",
+                     expected="more than one spatial element per channel", found=" × ".join(map(str, sizes)) or "no spatial dims",
+                     hint="normalise earlier, where the map is larger, or use a batch norm")

@@ -94,6 +94,8 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
                              "  - flatten\n  - linear: {out_features: 10}\n"}, []),
     "output-padding-too-large": ({"spec.yaml": H + "layers:\n  - conv_transpose2d: {out_channels: 8, kernel_size: 3, stride: 2, output_padding: 2}\n"}, []),
     "not-divisible": ({"spec.yaml": H + "layers:\n  - pixel_shuffle: {upscale_factor: 2}\n"}, []),
+    "bad-reshape": ({"spec.yaml": H + "layers:\n  - reshape: {shape: [3, 16, 16]}\n"}, []),
+    "too-few-values": ({"spec.yaml": H + "layers:\n  - adaptive_avg_pool2d: {output_size: 1}\n  - instance_norm2d\n"}, []),
     "too-deep": ({"spec.yaml": H + "layers:\n  - sequential:\n      layers:\n        - sequential: {layers: [relu]}\n"}, ["--max-depth", "1"]),
     "too-many-nodes": ({"spec.yaml": H + "layers:\n  - repeat: {times: 5000, layers: [relu, identity]}\n"}, ["--max-nodes", "1000"]),
     "too-much-work": ({"spec.yaml": H + "layers:\n  - repeat:\n      times: 10000\n      layers:\n        - repeat:\n"

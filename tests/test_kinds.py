@@ -14,7 +14,9 @@ import archc
 import archc.layers
 
 # the argument that archc infers, by kind family
-_INFERRED = {"Conv": "in_channels", "BatchNorm": "num_features", "Linear": "in_features"}
+_INFERRED = {"Conv": "in_channels", "BatchNorm": "num_features", "Linear": "in_features", "GroupNorm": "num_channels",
+             "InstanceNorm": "num_features"}
+_BATCH = 2  # every test here runs a batch of two
 
 
 class _TorchSlice(nn.Module):
@@ -44,16 +46,99 @@ class _TorchFrozenBatchNorm(nn.Module):
                 * per_channel(self.weight) + per_channel(self.bias))
 
 
+class _TorchLayerNorm2d(nn.Module):
+    """The answer key for layer_norm2d: the textbook formula over the channel dim of N×C×H×W,
+    (x − mean) / √(var + eps) · w + b, with torchvision's parameter names."""
+
+    def __init__(self, channels: int, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels)) if elementwise_affine else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        mean = x.mean(dim=1, keepdim=True)
+        var = x.var(dim=1, unbiased=False, keepdim=True)
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight[None, :, None, None]
+        return y + self.bias[None, :, None, None] if self.bias is not None else y
+
+
+class _TorchPermute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+
+class _TorchReshape(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x):
+        return torch.reshape(x, (len(x), *self.shape))
+
+
+class _TorchReduce(nn.Module):
+    """torch's own tensor methods: x.mean(dim), x.amax(dim), x.sum(dim)."""
+
+    def __init__(self, how: str, dim, keepdim: bool = False):
+        super().__init__()
+        self.how, self.dim, self.keepdim = how, dim, keepdim
+
+    def forward(self, x):
+        return getattr(x, self.how)(dim=self.dim, keepdim=self.keepdim)
+
+
+class _TorchStochasticDepth(nn.Module):
+    """The answer key for stochastic_depth: torchvision.ops.stochastic_depth as torchvision writes it
+    (torchvision is not installed here)."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, input):
+        if self.p < 0.0 or self.p > 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
+        if self.mode not in ["batch", "row"]:
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
+        if not self.training or self.p == 0.0:
+            return input
+        survival_rate = 1.0 - self.p
+        if self.mode == "row":
+            size = [input.shape[0]] + [1] * (input.ndim - 1)
+        else:
+            size = [1] * input.ndim
+        noise = torch.empty(size, dtype=input.dtype, device=input.device)
+        noise = noise.bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return input * noise
+
+
 # answer keys written here, for kinds that torch.nn has no module for
-_HAND_WRITTEN = {"slice": _TorchSlice, "frozen": _TorchFrozenBatchNorm}
+_HAND_WRITTEN = {"slice": _TorchSlice, "frozen": _TorchFrozenBatchNorm, "layer_norm2d": _TorchLayerNorm2d,
+                 "permute": _TorchPermute, "reshape": _TorchReshape, "mean": _TorchReduce, "amax": _TorchReduce, "sum": _TorchReduce,
+                 "stochastic_depth": _TorchStochasticDepth}
 
 
 def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
-    if torch_cls == "frozen":
-        return _TorchFrozenBatchNorm(in_shape[0], **kwargs)
-    if torch_cls == "slice":
-        return _TorchSlice(**kwargs)
+    if torch_cls in ("frozen", "layer_norm2d"):
+        return _HAND_WRITTEN[torch_cls](in_shape[0], **kwargs)
+    if torch_cls in ("mean", "amax", "sum"):
+        return _TorchReduce(torch_cls, **kwargs)
+    if torch_cls in _HAND_WRITTEN:
+        return _HAND_WRITTEN[torch_cls](**kwargs)
+    if torch_cls == "LayerNorm":  # normalized_shape: the last `dims` sizes (the batch's, beyond the sample)
+        return nn.LayerNorm((_BATCH, *in_shape)[-kwargs.pop("dims", 1):], **kwargs)
+    if torch_cls == "Unflatten":  # torch.unflatten's name for the sizes, nn.Unflatten's positionally
+        return nn.Unflatten(kwargs["dim"], kwargs["sizes"])
     for prefix, name in _INFERRED.items():
         if torch_cls.startswith(prefix):
             kwargs[name] = in_shape[0]
@@ -173,6 +258,44 @@ ROWS = [
     ("pixel_unshuffle-3-rect", (1, 9, 6), "pixel_unshuffle", {"downscale_factor": 3}, "PixelUnshuffle"),
     ("frozen_batch_norm2d", (8, 5, 5), "frozen_batch_norm2d", {}, "frozen"),
     ("frozen_batch_norm2d-eps", (8, 5, 3), "frozen_batch_norm2d", {"eps": 0.001}, "frozen"),
+    ("layer_norm-tokens", (7, 12), "layer_norm", {}, "LayerNorm"),
+    ("layer_norm-features", (10,), "layer_norm", {"eps": 1e-6}, "LayerNorm"),
+    ("layer_norm-last-two-dims", (3, 5, 6), "layer_norm", {"dims": 2, "bias": False}, "LayerNorm"),
+    ("layer_norm-whole-sample-no-affine", (3, 4, 4), "layer_norm", {"dims": 3, "elementwise_affine": False}, "LayerNorm"),
+    ("layer_norm2d-convnext", (8, 5, 6), "layer_norm2d", {"eps": 1e-6}, "layer_norm2d"),
+    ("layer_norm2d-no-bias", (4, 3, 3), "layer_norm2d", {"bias": False}, "layer_norm2d"),
+    ("layer_norm2d-no-affine", (4, 3, 2), "layer_norm2d", {"elementwise_affine": False}, "layer_norm2d"),
+    ("group_norm", (8, 5, 5), "group_norm", {"num_groups": 4}, "GroupNorm"),
+    ("group_norm-one-group-no-affine", (6, 7), "group_norm", {"num_groups": 1, "affine": False, "eps": 0.001}, "GroupNorm"),
+    ("group_norm-per-channel-no-bias", (6,), "group_norm", {"num_groups": 6, "bias": False}, "GroupNorm"),
+    ("group_norm-3d", (4, 2, 3, 3), "group_norm", {"num_groups": 2}, "GroupNorm"),
+    ("instance_norm2d", (3, 5, 5), "instance_norm2d", {}, "InstanceNorm2d"),
+    ("instance_norm2d-affine-running-stats", (3, 5, 4), "instance_norm2d", {"affine": True, "track_running_stats": True, "momentum": 0.2}, "InstanceNorm2d"),
+    ("instance_norm1d", (4, 9), "instance_norm1d", {"eps": 0.001, "affine": True, "bias": False}, "InstanceNorm1d"),
+    ("instance_norm3d", (2, 3, 1, 2), "instance_norm3d", {"track_running_stats": True, "momentum": None}, "InstanceNorm3d"),
+    ("instance_norm2d-one-row", (3, 1, 2), "instance_norm2d", {}, "InstanceNorm2d"),
+    ("permute-channels-last", (3, 4, 5), "permute", {"dims": [0, 2, 3, 1]}, "permute"),
+    ("permute-back-negative-dims", (4, 5, 3), "permute", {"dims": [0, -1, 1, 2]}, "permute"),
+    ("permute-tokens", (7, 12), "permute", {"dims": [0, 2, 1]}, "permute"),
+    ("reshape", (3, 4, 5), "reshape", {"shape": [12, 5]}, "reshape"),
+    ("reshape-infer-one", (3, 4, 5), "reshape", {"shape": [-1, 2, 2]}, "reshape"),
+    ("reshape-to-features", (3, 4, 5), "reshape", {"shape": [-1]}, "reshape"),
+    ("reshape-one-value", (1, 1), "reshape", {"shape": []}, "reshape"),
+    ("flatten-negative-dims", (4, 5, 6), "flatten", {"start_dim": -2}, "Flatten"),
+    ("flatten-tokens", (8, 3, 4), "flatten", {"start_dim": 2}, "Flatten"),
+    ("unflatten", (12, 5), "unflatten", {"dim": 1, "sizes": [3, 4]}, "Unflatten"),
+    ("unflatten-infer-last-dim", (3, 20), "unflatten", {"dim": -1, "sizes": [4, -1]}, "Unflatten"),
+    ("mean-spatial", (3, 4, 5), "mean", {"dim": [2, 3]}, "mean"),
+    ("mean-tokens-keepdim", (7, 12), "mean", {"dim": 1, "keepdim": True}, "mean"),
+    ("amax-channels", (6, 4, 4), "amax", {"dim": 1, "keepdim": True}, "amax"),
+    ("amax-negative-dim", (6, 4, 5), "amax", {"dim": -1}, "amax"),
+    ("sum-all-sample-dims", (3, 4, 5), "sum", {"dim": [1, -2, 3]}, "sum"),
+    ("softmax-tokens-last-dim", (7, 12), "softmax", {"dim": -1}, "Softmax"),
+    ("log_softmax-middle-dim", (3, 4, 5), "log_softmax", {"dim": 2}, "LogSoftmax"),
+    ("stochastic_depth-row", (3, 4, 4), "stochastic_depth", {"p": 0.2}, "stochastic_depth"),
+    ("stochastic_depth-batch", (3, 4, 4), "stochastic_depth", {"p": 0.5, "mode": "batch"}, "stochastic_depth"),
+    ("stochastic_depth-tokens-p0", (7, 12), "stochastic_depth", {"p": 0.0}, "stochastic_depth"),
+    ("stochastic_depth-p1", (5,), "stochastic_depth", {"p": 1.0}, "stochastic_depth"),
 ]
 
 
@@ -201,7 +324,10 @@ def test_built_module_equals_independent_torch_module(in_shape, kind, args, torc
     if torch_cls in _HAND_WRITTEN:  # archc's runtime module: compare what it computes instead
         built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
         x = torch.randn(2, *in_shape)
-        torch.testing.assert_close(built(x), _torch_module(torch_cls, args, in_shape)(x), rtol=1e-6, atol=1e-6)
+        torch.manual_seed(0)  # in training mode: stochastic depth draws the same noise as its answer key
+        got = built(x)
+        torch.manual_seed(0)
+        torch.testing.assert_close(got, _torch_module(torch_cls, args, in_shape)(x), rtol=1e-6, atol=1e-6)
         return
     built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
     reference = _torch_module(torch_cls, args, in_shape)
@@ -254,6 +380,19 @@ REFUSED = [
     ("pixel-shuffle-channels-not-multiple-of-r2", (6, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "not-divisible"),
     ("pixel-unshuffle-height-not-divisible", (2, 5, 4), "pixel_unshuffle", {"downscale_factor": 2}, "PixelUnshuffle", "not-divisible"),
     ("pixel-unshuffle-width-not-divisible", (2, 6, 7), "pixel_unshuffle", {"downscale_factor": 3}, "PixelUnshuffle", "not-divisible"),
+    ("group-norm-groups-not-dividing-channels", (6, 4, 4), "group_norm", {"num_groups": 4}, "GroupNorm", "groups-mismatch"),
+    ("instance-norm-single-value-per-channel", (3, 1, 1), "instance_norm2d", {}, "InstanceNorm2d", "too-few-values"),
+    ("instance-norm1d-single-value", (3, 1), "instance_norm1d", {"track_running_stats": True}, "InstanceNorm1d", "too-few-values"),
+    ("permute-repeated-dim", (3, 4, 5), "permute", {"dims": [0, 1, 1, 2]}, "permute", "bad-dim"),
+    ("permute-too-few-dims", (3, 4, 5), "permute", {"dims": [0, 2, 1]}, "permute", "wrong-length"),
+    ("reshape-wrong-element-count", (3, 4, 5), "reshape", {"shape": [3, 4, 4]}, "reshape", "bad-reshape"),
+    ("reshape-two-inferred-sizes", (3, 4, 5), "reshape", {"shape": [-1, -1, 5]}, "reshape", "bad-reshape"),
+    ("reshape-inferred-size-not-whole", (3, 4, 5), "reshape", {"shape": [-1, 7]}, "reshape", "bad-reshape"),
+    ("reshape-size-zero", (3, 4, 5), "reshape", {"shape": [0, -1]}, "reshape", "bad-reshape"),
+    ("unflatten-sizes-not-matching", (12, 5), "unflatten", {"dim": 1, "sizes": [5, 2]}, "Unflatten", "bad-reshape"),
+    ("mean-dim-listed-twice", (3, 4, 5), "mean", {"dim": [2, -2]}, "mean", "bad-dim"),
+    ("stochastic-depth-p-above-1", (3, 4, 4), "stochastic_depth", {"p": 1.5}, "stochastic_depth", "bad-value"),
+    ("stochastic-depth-unknown-mode", (3, 4, 4), "stochastic_depth", {"p": 0.1, "mode": "column"}, "stochastic_depth", "bad-value"),
 ]
 
 
@@ -287,6 +426,13 @@ REFUSED_ON_PURPOSE = [
     ("conv-transpose-grouped-output-size-zero", (2, 1, 1), "conv_transpose2d", {"out_channels": 4, "kernel_size": 1, "stride": 2, "padding": 1, "output_padding": 1, "groups": 2}, "ConvTranspose2d", "output-too-small"),
     # torch reads the last three dims as C×H×W, so a 3-d volume's depth would be shuffled as channels
     ("pixel-shuffle-on-volume", (4, 4, 3, 3), "pixel_shuffle", {"upscale_factor": 2}, "PixelShuffle", "wrong-rank"),
+    # the batch is never mixed with the sample: torch reduces, moves or splits it, archc refuses
+    ("mean-over-the-batch", (3, 4), "mean", {"dim": 0}, "mean", "bad-dim"),
+    ("sum-over-no-dims-reduces-the-batch-too", (3, 4), "sum", {"dim": []}, "sum", "bad-dim"),
+    ("permute-moving-the-batch", (2, 4), "permute", {"dims": [1, 0, 2]}, "permute", "bad-dim"),
+    ("unflatten-the-batch", (3,), "unflatten", {"dim": 0, "sizes": [2, 1]}, "Unflatten", "bad-dim"),
+    # torch's normalized_shape may reach into the batch when the batch size fits it
+    ("layer-norm-beyond-the-sample", (4, 5), "layer_norm", {"dims": 3}, "LayerNorm", "wrong-rank"),
 ]
 
 

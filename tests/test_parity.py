@@ -170,9 +170,13 @@ _SHAPES = {1: st.tuples(st.integers(1, 6)), 2: st.tuples(st.integers(1, 6), st.i
 _BASE = {"conv": {"out_channels": 2, "kernel_size": 1}, "max_pool": {"kernel_size": 1}, "avg_pool": {"kernel_size": 1},
          "adaptive": {"output_size": 1}, "linear": {"out_features": 2}, "local_response_norm": {"size": 2},
          "slice_channels": {"stop": 1}, "channel_shuffle": {"groups": 1}, "interpolate": {"scale_factor": 1.0},
-         "pixel_shuffle": {"upscale_factor": 1}, "pixel_unshuffle": {"downscale_factor": 1}}
+         "pixel_shuffle": {"upscale_factor": 1}, "pixel_unshuffle": {"downscale_factor": 1},
+         "group_norm": {"num_groups": 1}, "permute": {"dims": [0, 1]}, "reshape": {"shape": [-1]},
+         "unflatten": {"dim": 1, "sizes": [-1]}, "mean": {"dim": -1}, "amax": {"dim": -1}, "sum": {"dim": -1},
+         "stochastic_depth": {"p": 0.5}}
 # where archc refuses on purpose what torch would accept (documented in docs/design.md)
-_ARCHC_ONLY = {"linear-on-spatial-input", "beyond-32-bits", "unbatched-input", "softmax-over-the-batch", "empty-size", "strict-types"}
+_ARCHC_ONLY = {"linear-on-spatial-input", "beyond-32-bits", "unbatched-input", "softmax-over-the-batch", "empty-size", "strict-types",
+               "the-batch-mixed"}
 
 
 def _base_args(kind: str) -> dict:
@@ -209,6 +213,8 @@ def _archc_only_reason(kind, args, shape, error) -> str | None:
         return "empty-size"  # torch returns an empty map for a grouped transposed conv, refuses the ungrouped
     if error.code == "bad-dim" and kind in ("softmax", "log_softmax"):
         return "softmax-over-the-batch"  # torch accepts dim 0; it is never meant
+    if error.code == "bad-dim" and "batch" in error.message:
+        return "the-batch-mixed"  # torch reduces over, permutes or unflattens dim 0 too; archc keeps it apart
     return None
 
 
@@ -248,18 +254,26 @@ def test_check_refuses_exactly_what_torch_refuses(layer):
 def _torch_refuses_raw(kind, args, shape) -> bool:
     """Whether torch itself refuses this layer, built from its torch.nn class with the spec's
     arguments as they are (archc's schema bypassed)."""
-    cls = KINDS[kind].torch_call(kind, KINDS[kind].Args.model_construct(**args), shape).cls \
-        if kind not in ("slice_channels",) else None
-    if cls is None:
+    from archc import runtime
+
+    call = KINDS[kind].torch_call(kind, KINDS[kind].Args.model_construct(**args), shape) \
+        if kind not in ("slice_channels", "layer_norm") else None
+    if kind == "slice_channels":
         return True  # archc's own runtime module: its rules are archc's (start < stop ≤ channels)
+    cls = call.cls if call else "LayerNorm"
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
     try:
         if cls == "FrozenBatchNorm2d":  # archc's runtime module (torchvision's arithmetic)
-            from archc import runtime
-
             module = runtime.FrozenBatchNorm2d(shape[0], **kwargs)
-        elif cls.startswith(("Conv", "Linear", "BatchNorm")):
-            first = {"Conv": "in_channels", "Linear": "in_features", "BatchNorm": "num_features"}
+        elif cls == "LayerNorm":  # normalized_shape from the sample's last `dims` sizes, as given
+            module = nn.LayerNorm(tuple((2, *shape)[-kwargs.pop("dims", 1):]), **kwargs)
+        elif call.runtime:  # archc's runtime modules run torch's own operations on the raw values
+            module = getattr(runtime, cls)(*call.args, **call.kwargs)
+        elif cls == "Unflatten":
+            module = nn.Unflatten(kwargs["dim"], kwargs["sizes"])
+        elif cls.startswith(("Conv", "Linear", "BatchNorm", "GroupNorm", "InstanceNorm")):
+            first = {"Conv": "in_channels", "Linear": "in_features", "BatchNorm": "num_features",
+                     "GroupNorm": "num_channels", "InstanceNorm": "num_features"}
             name = next(v for k, v in first.items() if cls.startswith(k))
             module = getattr(nn, cls)(**{name: shape[0]}, **kwargs)
         elif cls.startswith("Adaptive"):
