@@ -8,9 +8,7 @@ an empty batch) is a located `bad-input` error."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 from archc.errors import ArchcError, Loc
 from archc.graph import Graph, Layer
 from archc.shapes import format_shape
+from archc.spec.files import read_regular_file
 from archc.spec.yaml_source import locate, parse_yaml
 
 MAX_PRINTED = 4000
@@ -37,42 +36,9 @@ def _bad(path, message: str, loc: Loc | None = None, **kw) -> ArchcError:
     return ArchcError("bad-input", message, loc or Loc(str(path), 1, 1), **kw)
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes; anything else (a directory, a
-    device such as /dev/zero, a FIFO, or a link to one) is refused before reading."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # opening a FIFO must not block
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise ArchcError("file-not-found", f"no such input file: {path}", Loc(str(path), 1, 1)) from None
-    except IsADirectoryError:
-        raise _bad(path, f"{path} is a directory, not an input file") from None
-    except OSError as exc:
-        raise ArchcError("file-unreadable", f"cannot read {path}: {exc.strerror}", Loc(str(path), 1, 1)) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise _bad(path, f"{path} is a directory, not an input file")
-        if not stat.S_ISREG(info.st_mode):
-            raise _bad(path, f"{path} is not a regular file (a device, FIFO or socket)",
-                       expected="a .npy, .json or .yaml file", hint="save the input to a file first")
-        if info.st_size > limit:
-            raise _bad(path, "the input file is too large", expected=f"at most {limit:,} bytes",
-                       found=f"{info.st_size:,} bytes")
-        chunks, size = [], 0
-        while size <= limit:  # the file may grow while we read: never read past the limit
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise _bad(path, "the input file is too large", expected=f"at most {limit:,} bytes", found="more")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise ArchcError("file-unreadable", f"cannot read {path}: {exc.strerror}", Loc(str(path), 1, 1)) from None
-    finally:
-        os.close(fd)
+def _read_input(path: Path, limit: int) -> bytes:
+    """An input file's bytes: spec/files.py's rule (regular files only, size checked first)."""
+    return read_regular_file(path, str(path), max_bytes=limit, what="input file")
 
 
 @dataclass(frozen=True)
@@ -143,8 +109,8 @@ def read_tensor(path: str | Path | Generated):
         return path.tensor()
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        return _read_npy(path, read_regular_file(path, MAX_NPY_BYTES))
-    data = read_regular_file(path, MAX_TEXT_BYTES)
+        return _read_npy(path, _read_input(path, MAX_NPY_BYTES))
+    data = _read_input(path, MAX_TEXT_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -74,11 +74,15 @@ def read_regular_file(path: str | Path, shown: str, loc: Loc | None = None, *,
 
 
 def _not_regular(shown: str, kind: str, loc: Loc, what: str) -> ArchcError:
-    return ArchcError("not-a-file", f"{shown} is {kind}, not a {what}", loc,
+    return ArchcError("not-a-file", f"{shown} is {kind}, not {_article(what)} {what}", loc,
                       expected="a regular file", found=kind,
                       hint="name a file; archc reads only regular files (not directories, devices or pipes)")
 
 
 def _too_large(shown: str, size: int, max_bytes: int, loc: Loc, what: str) -> ArchcError:
-    return ArchcError("file-too-large", f"{shown} is too large to be a {what}", loc,
+    return ArchcError("file-too-large", f"{shown} is too large to be {_article(what)} {what}", loc,
                       expected=f"at most {max_bytes:,} bytes", found=f"{size:,} bytes")
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
