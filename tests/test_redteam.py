@@ -43,3 +43,53 @@ def test_spec_text_never_reaches_the_terminal_with_control_characters(tmp_path, 
     out, err = capsys.readouterr()
     assert not RAW_CONTROL.search(out + err), (out + err)[:300]
     assert "\\u" in out + err  # shown, escaped, not dropped
+
+
+BLOCK_WITH_DEFAULTS = """archc: 1
+name: t
+input: [2, 8, 8]
+blocks:
+  b:
+    params: {k: [3, 3], init: {weight: ones}, extra: null}
+    layers:
+      - conv2d: {out_channels: 2, kernel_size: $k, padding: 1, init: $init}
+layers:
+  - b
+  - b: {k: [1, 1]}
+  - b: {k: "${[1, 1]}"}
+  - b: {init: {weight: zeros}, extra: 3}
+"""
+
+
+def test_a_block_parameter_with_a_list_or_mapping_default_takes_it_or_another_of_its_kind(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(BLOCK_WITH_DEFAULTS)
+    assert main(["build", str(path), "-o", str(tmp_path / "out"), "--no-diagram"]) == 0, capsys.readouterr().err
+
+
+LEAKS = re.compile(r"YList|YMap|NoneType|Keys should|\bdict\b|\bstr\b|\bbool\b|'defaults\.1'")
+
+
+@pytest.mark.parametrize("text, code", [
+    pytest.param("- relu\n", "not-a-mapping", id="top level a list"),
+    pytest.param("relu\n", "not-a-mapping", id="top level text"),
+    pytest.param("archc: 1\n? [a, b]\n: 1\n", "yaml-key", id="complex key"),
+    pytest.param("archc: 1\nnull: 1\n", "yaml-key", id="null key"),
+    pytest.param(SPEC.format(name="t", description="x", layers="  - relu") + "yes: 1\n", "unknown-argument",
+                 id="yes read as true at the top"),
+    pytest.param(SPEC.format(name="t", description="x", layers="  - conv2d: {out_channels: 2, kernel_size: 3, 3: 1}"),
+                 "unknown-argument", id="a number as an argument name"),
+    pytest.param(SPEC.format(name="t", description="x", layers="  - relu") + "defaults: {on: {}}\n",
+                 "unknown-argument", id="on read as true under defaults"),
+    pytest.param(BLOCK_WITH_DEFAULTS.replace("- b\n", "- b: {k: 3}\n"), "bad-parameter",
+                 id="a number for a list parameter"),
+    pytest.param(BLOCK_WITH_DEFAULTS.replace("- b\n", "- b: {init: 3}\n"), "bad-parameter",
+                 id="a number for a mapping parameter"),
+])
+def test_messages_name_yaml_values_not_python_classes(tmp_path, capsys, text, code):
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error[{code}]" in err
+    assert not LEAKS.search(err), err

@@ -21,7 +21,7 @@ import yaml.constructor
 import yaml.resolver
 from yaml.constructor import SafeConstructor
 
-from archc.errors import ArchcError, Loc
+from archc.errors import ArchcError, Loc, value_kind
 from archc.spec.files import MAX_FILE_BYTES
 from archc.spec.yaml_errors import syntax_error
 
@@ -188,8 +188,8 @@ class _Builder:
                 key = self.build(key_node, via_alias)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise ArchcError(
-                        "yaml-key", "a mapping key must be a plain scalar",
-                        _loc(self.file, key_node), found=type(key).__name__,
+                        "yaml-key", "a mapping key must be a plain value (text or a number)",
+                        _loc(self.file, key_node), found=value_kind(key),
                     )
                 if key in out:
                     first = out.key_locs[key]
