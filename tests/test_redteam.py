@@ -93,3 +93,19 @@ def test_messages_name_yaml_values_not_python_classes(tmp_path, capsys, text, co
     err = capsys.readouterr().err
     assert f"error[{code}]" in err
     assert not LEAKS.search(err), err
+
+
+@pytest.mark.parametrize("written, value", [
+    ("1e-5", 1e-5), ("1.0e5", 1e5), ("5E-1", 0.5), ("-1e-3", -0.001), (".5e-2", 0.005), ("1_0e-1", 1.0),
+])
+def test_numbers_with_an_exponent_are_numbers_as_in_yaml_1_2_and_json(written, value):
+    import archc
+
+    graph = archc.check("t.yaml", text=SPEC.format(name="t", description="x", layers=f"  - batch_norm2d: {{eps: {abs(value)}}}\n"
+                                    f"  - leaky_relu: {{negative_slope: {written}}}"))
+    assert graph.root.children()[1].args.negative_slope == value
+
+
+def test_a_quoted_exponent_stays_text(tmp_path, capsys):
+    assert main(["check", _spec(tmp_path, layers='  - batch_norm2d: {eps: "1e-5"}')]) == 1
+    assert "error[bad-value]" in capsys.readouterr().err

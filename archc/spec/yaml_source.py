@@ -85,6 +85,14 @@ if CParser is not None:
             yaml.resolver.Resolver.__init__(self)
 
 
+# PyYAML resolves YAML 1.1, whose floats need a '.' and a signed exponent: 1e-5 and 1.0e5
+# would be text. Specs are written with PyTorch's numbers (eps=1e-5), and YAML 1.2 and JSON
+# read them as floats, so archc does too (a quoted "1e-5" stays text).
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+for _loader in (_PureLoader, *([_FastLoader] if CParser is not None else [])):
+    _loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
 def _compose(text: str) -> yaml.Node | None:
     if CParser is not None:
         try:
