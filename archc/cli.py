@@ -10,7 +10,7 @@ from pathlib import Path
 
 from archc.cli_options import (add_depth_option, add_diagram_timeout_option, add_limit_options, check_from, device,
                                limits_from, output_path, run_input, seed)
-from archc.console import silence_closed_pipe, tolerate_any_encoding
+from archc.console import controls_escaped, silence_closed_pipe, tolerate_any_encoding
 from archc.emit.diagram_cli import register as register_render
 from archc.errors import ArchcError, ArchcErrors, Loc
 from archc.outputs import Terminated
@@ -256,14 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is 0, 1 (an error in the input), 2 (the command line) or a
     signal's 128 + n. A reader that stops early (`archc summary … | head`) ends it quietly."""
     tolerate_any_encoding()
-    try:
+    with controls_escaped():  # messages quote specs, which may hold escape sequences
         try:
-            return _main(argv)
-        finally:
-            sys.stdout.flush()  # inside the try: a closed pipe shows here, not at interpreter exit
-    except BrokenPipeError:
-        silence_closed_pipe()
-        return EXIT_BROKEN_PIPE
+            try:
+                return _main(argv)
+            finally:
+                sys.stdout.flush()  # inside the try: a closed pipe shows here, not at interpreter exit
+        except BrokenPipeError:
+            silence_closed_pipe()
+            return EXIT_BROKEN_PIPE
 
 
 def _main(argv: list[str] | None) -> int:

@@ -271,6 +271,23 @@ def closest(word, choices) -> str | None:
     return close[0] if close else None
 
 
+def value_kind(value: object) -> str:
+    """What a YAML value is, in a spec writer's words (never a Python class name such as YList)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "a value of another kind"
+
+
 def did_you_mean(word: str, choices) -> str:
     """A 'did you mean' hint for a misspelt name, or '' when nothing is close."""
     match = closest(word, choices)

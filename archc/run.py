@@ -231,6 +231,9 @@ def _read_npy(path: Path, data: bytes):
         if "pickle" in reason.lower():
             reason = "it holds pickled Python objects, which archc never loads"
         raise _bad(path, f"not a usable .npy file: {reason}", expected="an array saved with numpy.save") from None
+    except MemoryError:  # NumPy allocates what the header declares before reading: far more than the file holds
+        raise _bad(path, "not a usable .npy file: its header declares an array far larger than the file",
+                   expected="an array saved with numpy.save") from None
     if not isinstance(array, np.ndarray):
         raise _bad(path, "not a single array (an .npz archive?)", expected="one array saved with numpy.save",
                    found=type(array).__name__)

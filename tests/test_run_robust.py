@@ -28,6 +28,13 @@ def _sample(dtype="<f4"):
 
 
 # (id, file name, content: bytes, str, or a function of the folder that makes the file)
+def _npy_with_header(header: str, payload: bytes = b"\0" * 36) -> bytes:
+    """A .npy file (format 1.0) with this header, padded as numpy.save pads it, then `payload`."""
+    text = header.encode("latin1")
+    text += b" " * (127 - (10 + len(text)) % 64) + b"\n"  # magic + version + length + header: a multiple of 64
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + payload
+
+
 BAD = [
     ("object-array", "x.npy", _npy(np.array([{"a": 1}, None], dtype=object))),
     ("pickle", "x.npy", pickle.dumps([[[0.0, 1.0], [2.0, 3.0]]])),
@@ -64,6 +71,8 @@ BAD = [
     ("fifo", "pipe.json", "mkfifo"),
     ("dev-zero-link", "zero.npy", "link:/dev/zero"),
     ("dev-urandom-link", "rand.yaml", "link:/dev/urandom"),
+    ("npy-header-declaring-10^22-elements", "huge.npy", _npy_with_header("{'descr': '<f4', 'fortran_order': False, "
+                                                                         "'shape': (99999999999, 99999999999), }")),
 ]
 
 

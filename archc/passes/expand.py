@@ -330,7 +330,8 @@ class Expander:
                 value = self.value(spec, key_loc(info.definition.params, pname, info.loc), Scope(bound, notes=scope.notes))
             value = _anchor(value, anchor)
             is_expression = isinstance(spec, str) and "${" in spec
-            wanted = spec if required else None if is_expression else _type_name(spec)
+            # a null default says nothing about the type: any value may replace it
+            wanted = spec if required else None if is_expression or spec is None else _type_name(spec)
             if wanted and not isinstance(value, Deferred) and not _is_type(value, wanted):
                 self.error("bad-parameter", f"parameter '{pname}' of block '{info.name}' has the wrong type",
                            value_loc(args, pname, loc), scope, expected=wanted, found=repr(value))
@@ -543,7 +544,11 @@ def _has_deferred(value: Any) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "float", str: "str", list: "list"}.get(type(value), type(value).__name__)
+    """A value's type in the words of `params:` (isinstance: YAML's lists and mappings are YList and YMap)."""
+    for kind, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "list"), (dict, "mapping")):
+        if isinstance(value, kind):
+            return name
+    return "null"
 
 
 def _is_type(value: Any, wanted: str) -> bool:

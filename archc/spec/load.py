@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from archc.aliases import argument_hint, misread_kind_hint
-from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
+from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean, value_kind
 from archc.spec.files import read_regular_file
 from archc.spec.model import BlockDef, BlockFileDoc, SpecDoc
 from archc.spec.yaml_source import YMap, key_loc, locate, parse_yaml
@@ -56,6 +56,8 @@ def validation_errors(exc: ValidationError, raw: Any, fallback: Loc | None, sche
     grouped: dict[tuple, list[dict]] = {}
     for err in exc.errors():
         loc = err["loc"]
+        if loc and loc[-1] == "[key]":  # a dict's key of the wrong type: the same as a model's invalid key
+            err = {**err, "type": "invalid_key"}
         if err["type"] not in ("extra_forbidden", "missing"):
             # Union members each report an error ('kernel_size', 'int'), ('kernel_size', 'list[…]'):
             # keep the path down to the value the user wrote.
@@ -78,6 +80,14 @@ def validation_errors(exc: ValidationError, raw: Any, fallback: Loc | None, sche
                 "unknown-argument", f"{prefix}unknown key '{loc[-1]}'", key_loc(parent, loc[-1], fallback),
                 expected=("one of " + ", ".join(allowed)) if allowed else "", found=f"'{loc[-1]}'",
                 hint=hint_for_kind or argument_hint(str(loc[-1]), allowed),
+            ))
+        elif first["type"] == "invalid_key":  # a key YAML read as a number, true/false or null
+            key = first.get("input")
+            errors.append(ArchcError(
+                "unknown-argument", f"{prefix}a key must be a name, not {value_kind(key)}",
+                key_loc(_follow(raw, loc[:-1]), key, fallback), expected="a name", found=_shown_value(key),
+                hint="YAML reads yes, no, on, off, true, false and null as values, and digits as a number; "
+                     "quote the key if it is meant as text",
             ))
         elif first["type"] == "missing":
             errors.append(ArchcError(
@@ -230,7 +240,7 @@ def _read(path: Path, shown: str, loc: Loc | None = None) -> Any:
 def _validate(model: type[BaseModel], raw: Any, file: str, what: str):
     if not isinstance(raw, YMap):
         raise ArchcError("not-a-mapping", f"the top level of a {what} must be a mapping", getattr(raw, "loc", Loc(file, 1, 1)),
-                         expected="keys like archc, name, input, layers", found=type(raw).__name__)
+                         expected="keys like archc, name, input, layers", found=value_kind(raw))
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -21,7 +21,7 @@ import yaml.constructor
 import yaml.resolver
 from yaml.constructor import SafeConstructor
 
-from archc.errors import ArchcError, Loc
+from archc.errors import ArchcError, Loc, value_kind
 from archc.spec.files import MAX_FILE_BYTES
 from archc.spec.yaml_errors import syntax_error
 
@@ -83,6 +83,14 @@ if CParser is not None:
             yaml.composer.Composer.__init__(self)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
+
+
+# PyYAML resolves YAML 1.1, whose floats need a '.' and a signed exponent: 1e-5 and 1.0e5
+# would be text. Specs are written with PyTorch's numbers (eps=1e-5), and YAML 1.2 and JSON
+# read them as floats, so archc does too (a quoted "1e-5" stays text).
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+for _loader in (_PureLoader, *([_FastLoader] if CParser is not None else [])):
+    _loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -188,8 +196,8 @@ class _Builder:
                 key = self.build(key_node, via_alias)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise ArchcError(
-                        "yaml-key", "a mapping key must be a plain scalar",
-                        _loc(self.file, key_node), found=type(key).__name__,
+                        "yaml-key", "a mapping key must be a plain value (text or a number)",
+                        _loc(self.file, key_node), found=value_kind(key),
                     )
                 if key in out:
                     first = out.key_locs[key]
