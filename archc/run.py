@@ -8,7 +8,6 @@ an empty batch) is a located `bad-input` error."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,6 @@ MAX_GENERATED = 2**24  # values an arange/zeros/ones input may have: 64 MB of fl
 # inputs made rather than read: d2l writes torch.arange(16.0).reshape(1, 1, 4, 4)
 GENERATORS = ("arange", "zeros", "ones")
 FLOAT32_MAX = 3.4028234663852886e38
-# PyYAML (YAML 1.1) reads 1e20 as text; YAML 1.2 and JSON read it as a number, as users expect
-_YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _bad(path, message: str, loc: Loc | None = None, **kw) -> ArchcError:
@@ -205,8 +202,6 @@ def _as_number(value: Any) -> float | None:
         return float(value) if abs(value) <= 2**1000 else math.copysign(2.0**1000, value)  # beyond float: too large
     if isinstance(value, float):
         return value
-    if isinstance(value, str) and _YAML12_FLOAT.match(value.strip()):
-        return float(value)
     return None
 
 
