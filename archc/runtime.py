@@ -1,9 +1,9 @@
 """The container modules archc builds networks from: plain PyTorch, no archc imports.
 
 The definitions a network uses are copied verbatim into its generated source file (found
-by parsing this file: see emit/source.py), so a model written by `archc build` runs without
-archc installed and has the same structure (and so the
-same state_dict keys and outputs) as the module archc builds.
+by parsing this file: see emit/source.py), so a model written by `archc build` runs
+without archc installed and has the same structure (and so the same state_dict keys and
+outputs) as the module archc builds.
 """
 from __future__ import annotations
 
