@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import archc
+from archc import runtime
 from archc.emit.torch_module import build_module
 from archc.errors import ArchcError, ArchcErrors
 from archc.layers import KINDS
@@ -20,7 +21,6 @@ from archc.passes.aliasing import VIEW_KINDS
 from archc.passes.expand import expand
 from archc.passes.infer import infer
 from archc.spec.load import load_spec
-from archc import runtime
 
 HEAD = "archc: 1\nname: net\ninput: [4, 6, 6]\nlayers:\n"
 CONV = "conv2d: {out_channels: 4, kernel_size: 3, padding: 1}"
