@@ -74,6 +74,7 @@ CODES: dict[str, str] = {
     "unknown-source": "'from:' names no earlier layer of the same list",
     "needs-concrete-size": "a layer that needs concrete sizes (flatten, some ceil_mode pools) on a symbolic input",
     "output-padding-too-large": "a transposed convolution's output_padding not smaller than its stride or dilation",
+    "inplace-aliases": "an in-place layer (inplace: true) that overwrites a value a shortcut, branch, 'from:' or concatenation reads after it",
     "not-divisible": "a size a pixel shuffle splits that is not a multiple of its factor",
     "bad-reshape": "a reshape or unflatten whose sizes do not hold exactly the input's elements (or infer more than one -1)",
     "too-few-values": "an instance norm over a single value per channel, which torch refuses to normalise when training",

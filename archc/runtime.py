@@ -1,8 +1,9 @@
 """The container modules archc builds networks from: plain PyTorch, no archc imports.
 
-This file is also copied verbatim into every generated source file, so a model written
-by `archc build` runs without archc installed and has the same structure (and so the
-same state_dict keys and outputs) as the module archc builds.
+The definitions a network uses are copied verbatim into its generated source file (found
+by parsing this file: see emit/source.py), so a model written by `archc build` runs
+without archc installed and has the same structure (and so the same state_dict keys and
+outputs) as the module archc builds.
 """
 from __future__ import annotations
 
@@ -58,17 +59,19 @@ class Chain(nn.Module):
         super().__init__()
         for name, layer in layers.items():
             self.add_module(name, layer)
-        self.wiring = wiring
-        self.kept = {source for sources, _ in wiring.values() for source in sources}
+        kept = {source for sources, _ in wiring.values() for source in sources}
+        # per child, in order: (sources it reads, their merge, whether a later child reads it);
+        # a tuple of fixed length, so TorchScript unrolls the loop over it and the children
+        self.wiring = tuple((tuple(wiring[name][0]) if name in wiring else (), wiring[name][1] if name in wiring else "",
+                             name in kept) for name in layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        saved = {"input": x}
-        for name, layer in self.named_children():
-            if name in self.wiring:
-                sources, how = self.wiring[name]
-                x = merge([saved[s] for s in sources], how)
+        saved: dict[str, torch.Tensor] = {"input": x}
+        for (sources, how, kept), (name, layer) in zip(self.wiring, self.named_children()):
+            if len(sources) > 0:
+                x = merge([saved[source] for source in sources], how)
             x = layer(x)
-            if name in self.kept:
+            if kept:
                 saved[name] = x
         return x
 
@@ -77,7 +80,8 @@ class Residual(nn.Module):
     """merge(body(x), shortcut(x)), then the `after` layers; no shortcut means identity.
 
     Body and after layers are registered directly on this module (conv1, bn1, …), as in
-    torchvision's BasicBlock, so checkpoints keep their familiar keys.
+    torchvision's BasicBlock, so checkpoints keep their familiar keys. The body runs first,
+    then the shortcut (archc's aliasing check assumes this order).
     """
 
     def __init__(self, body: dict[str, nn.Module], shortcut: nn.Module | None = None,
@@ -92,17 +96,23 @@ class Residual(nn.Module):
             self.add_module(name, layer)
         self.body_names = tuple(body)
         self.after_names = tuple(after)
-        self.shortcut_name = shortcut_name if shortcut is not None else None
+        self.shortcut_name = shortcut_name if shortcut is not None else ""  # "": the identity
         self.how = how
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # loops over the children (not self._modules[name]) so that TorchScript can compile them
         out = x
-        for name in self.body_names:
-            out = self._modules[name](out)
-        shortcut = x if self.shortcut_name is None else self._modules[self.shortcut_name](x)
+        for name, layer in self.named_children():
+            if name in self.body_names:
+                out = layer(out)
+        shortcut = x
+        for name, layer in self.named_children():
+            if name == self.shortcut_name:
+                shortcut = layer(x)
         out = merge([out, shortcut], self.how)
-        for name in self.after_names:
-            out = self._modules[name](out)
+        for name, layer in self.named_children():
+            if name in self.after_names:
+                out = layer(out)
         return out
 
 
@@ -116,7 +126,10 @@ class Parallel(nn.Module):
         self.how = how
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return merge([branch(x) for branch in self.children()], self.how)
+        outputs: list[torch.Tensor] = []
+        for branch in self.children():
+            outputs.append(branch(x))
+        return merge(outputs, self.how)
 
 
 class Dense(nn.Module):

@@ -93,6 +93,8 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "needs-concrete-size": ({"spec.yaml": "archc: 1\nname: net\ninput: [1, H, W]\nlayers:\n  - conv2d: {out_channels: 6, kernel_size: 5}\n"
                              "  - flatten\n  - linear: {out_features: 10}\n"}, []),
     "output-padding-too-large": ({"spec.yaml": H + "layers:\n  - conv_transpose2d: {out_channels: 8, kernel_size: 3, stride: 2, output_padding: 2}\n"}, []),
+    "inplace-aliases": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 3, kernel_size: 3, padding: 1}\n  - residual:\n      body:\n"
+                                      "        - relu: {inplace: true}\n        - conv2d: {out_channels: 3, kernel_size: 3, padding: 1}\n"}, []),
     "not-divisible": ({"spec.yaml": H + "layers:\n  - pixel_shuffle: {upscale_factor: 2}\n"}, []),
     "bad-reshape": ({"spec.yaml": H + "layers:\n  - reshape: {shape: [3, 16, 16]}\n"}, []),
     "too-few-values": ({"spec.yaml": H + "layers:\n  - adaptive_avg_pool2d: {output_size: 1}\n  - instance_norm2d\n"}, []),

@@ -1,7 +1,7 @@
 """The Python-source emitter: a standalone PyTorch file that builds the same module.
 
-It prints the same ModulePlan the module emitter instantiates, and inlines archc's
-runtime containers, so the file needs only torch and gives identical state_dict keys
+It prints the same ModulePlan the module emitter instantiates, and inlines the archc
+runtime definitions it uses (and only those), so the file needs only torch and gives identical state_dict keys
 and outputs. Everything a spec says reaches the file as a literal written by `py_literal`
 (descriptions, names, file names, numbers) or as a class name kept clear of every name
 the file itself uses; nothing is pasted into a string or a comment.
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import keyword
+from dataclasses import dataclass
 from pathlib import Path
 
 from archc.emit.literal import comment, identifier, py_literal
@@ -38,11 +40,46 @@ _ENTRY = (
 )
 
 
-def _runtime_body() -> str:
-    """runtime.py without its docstring and imports (the generated file has its own)."""
-    lines = _RUNTIME.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("def ") or line.startswith("class "))
-    return "\n".join(lines[start:]).rstrip() + "\n"
+@dataclass(frozen=True)
+class _Definition:
+    """One top-level statement of runtime.py: its text and the runtime names it uses."""
+
+    text: str
+    binds: frozenset[str]
+    uses: frozenset[str]
+
+
+@functools.cache
+def _runtime_definitions() -> tuple[_Definition, ...]:
+    """runtime.py's definitions in file order, each with the other definitions it refers to
+    (found by parsing, so a helper added to runtime.py needs no list kept by hand)."""
+    source = _RUNTIME.read_text()
+    lines = source.splitlines()
+    statements = [stmt for stmt in ast.parse(source).body
+                  if not isinstance(stmt, (ast.Import, ast.ImportFrom))
+                  and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]  # the docstring
+    bound = [_top_level_names(ast.unparse(stmt)) for stmt in statements]
+    every = set().union(*bound)
+    definitions = []
+    for stmt, binds in zip(statements, bound):
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+        used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)} & every
+        definitions.append(_Definition("\n".join(lines[first - 1:stmt.end_lineno]), frozenset(binds),
+                                       frozenset(used - binds)))
+    return tuple(definitions)
+
+
+def runtime_needed(names: set[str]) -> str:
+    """The runtime definitions that `names` need, with everything they use, in runtime.py's order."""
+    definitions = _runtime_definitions()
+    needed, todo = set(), set(names)
+    while todo:
+        name = todo.pop()
+        needed.add(name)
+        for d in definitions:
+            if name in d.binds:
+                todo |= d.uses - needed
+    return "\n\n\n".join(d.text for d in definitions if d.binds & needed)
 
 
 def _top_level_names(source: str) -> set[str]:
@@ -59,9 +96,10 @@ def _top_level_names(source: str) -> set[str]:
 
 
 # Names a block or network class must not take: what the generated file binds itself
-# (imports, runtime helpers, build, the __main__ block's variable), Python's builtins and keywords.
+# (imports, every runtime helper whether used or not, build, the __main__ block's variable), Python's builtins and keywords.
 RESERVED_CLASS_NAMES = frozenset(
-    _top_level_names(_IMPORTS + _runtime_body() + _ENTRY.format(docstring="None", body="None", batch="1"))
+    _top_level_names(_IMPORTS + _ENTRY.format(docstring="None", body="None", batch="1"))
+    | {name for d in _runtime_definitions() for name in d.binds}
     | set(_BASES) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
 )
 
@@ -80,12 +118,12 @@ def _docstring(text: str, indent: str) -> str:
 class _Printer:
     def __init__(self):
         self.classes: dict[tuple[str, str], str] = {}  # (block class, base) -> unique class name
-        self.uses_runtime = False
+        self.runtime: set[str] = set()  # the runtime definitions the file uses
 
     def class_for(self, p: ModulePlan) -> str:
         base = _BASES[p.container]
         if p.container != "Sequential":
-            self.uses_runtime = True
+            self.runtime.add(base)
         if p.cls_name is None:
             return base
         key = (p.cls_name, base)
@@ -104,10 +142,10 @@ class _Printer:
             args += [f"{identifier(k)}={py_literal(v)}" for k, v in p.call.kwargs.items()]
             frozen = ".requires_grad_(False)" if p.frozen else ""
             if p.call.runtime:
-                self.uses_runtime = True
+                self.runtime.add(p.call.cls)
             call = f"{'' if p.call.runtime else 'nn.'}{identifier(p.call.cls)}({', '.join(args)})"
             if p.init:
-                self.uses_runtime = True
+                self.runtime.add("initialise")
                 inits = ", ".join(f"{identifier(name)}={py_literal(spec)}" for name, spec in p.init.items())
                 call = f"initialise({call}, {inits})"
             return call + frozen
@@ -148,7 +186,7 @@ def python_source(graph: Graph) -> str:
     about = (f"{graph.name}: {graph.description}\n\n"
              f"Generated by archc from {graph.file}. Plain PyTorch: archc is not needed to use it.\n"
              f"Input (N, {shapes[0]}) → output (N, {shapes[1]}); {graph.root.params:,} parameters.\n")
-    runtime = ("\n\n" + _runtime_body()) if printer.uses_runtime else ""
+    runtime = ("\n\n" + runtime_needed(printer.runtime) + "\n") if printer.runtime else ""
     entry = _ENTRY.format(docstring=_docstring(f"A fresh, randomly initialised {graph.name}.", "    "), body=body,
                           batch=", ".join(py_literal(size) for size in (1, *graph.input_shape)))
     return f"{_docstring(about, '')}\n{_IMPORTS}{runtime}{classes}{entry}"

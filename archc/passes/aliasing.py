@@ -1,0 +1,148 @@
+"""The aliasing pass: refuse an in-place layer whose input is read again after it.
+
+`relu: {inplace: true}` overwrites its input tensor. That is safe when nothing reads the
+old value again (torchvision's ReLU after a batch norm), and silently wrong when something
+does: a residual's shortcut, a later `from:`, a sibling branch, a dense block's
+concatenation. This pass decides which, before anything is built, by walking the tree in
+the order the runtime containers (archc/runtime.py) run their children and keeping, as
+autograd does, a version number per storage: an in-place layer bumps the version of the
+storage its input lives in, and reading a value made at an older version is a hazard.
+Layers that return their input itself or a view of it (identity, flatten, a channel
+slice, dropout in eval mode) pass the storage on, so aliasing is followed through them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+
+from archc.errors import ArchcError, ErrorSink, Loc
+from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+
+# Kinds whose output may be the input tensor or a view of its storage, in train or eval
+# mode (a test checks this list against torch for every kind).
+VIEW_KINDS = frozenset({"identity", "flatten", "slice_channels", "dropout", "dropout1d", "dropout2d", "dropout3d"})
+
+
+def writes_input(node: Layer) -> bool:
+    """Does this layer overwrite its input (`inplace: true`)?"""
+    return bool(getattr(node.args, "inplace", False))
+
+
+@dataclass(frozen=True)
+class Value:
+    """A tensor at run time: the storage it lives in and that storage's version when it was made."""
+
+    storage: int
+    version: int
+
+
+class _Tracker:
+    def __init__(self, sink: ErrorSink):
+        self.sink = sink
+        self.storages = count()
+        self.versions: dict[int, int] = {}
+        self.writers: dict[tuple[int, int], Layer] = {}  # (storage, version it made) -> in-place layer
+        self.reported: set[int] = set()
+
+    def fresh(self) -> Value:
+        storage = next(self.storages)
+        self.versions[storage] = 0
+        return Value(storage, 0)
+
+    def read(self, value: Value, reader: str) -> None:
+        """`reader` (words for what reads) reads `value` now: an error if it has been overwritten."""
+        if self.versions[value.storage] != value.version:
+            self.hazard(self.writers[(value.storage, value.version + 1)], reader)
+
+    def write(self, value: Value, layer: Layer) -> Value:
+        self.versions[value.storage] += 1
+        self.writers[(value.storage, self.versions[value.storage])] = layer
+        return Value(value.storage, self.versions[value.storage])
+
+    def hazard(self, layer: Layer, reader: str) -> None:
+        if id(layer) in self.reported:
+            return
+        self.reported.add(id(layer))
+        self.sink.add(ArchcError(
+            "inplace-aliases", f"this in-place {layer.kind} overwrites a value that is read again after it",
+            _inplace_loc(layer), path=f"layer {layer.path} ({layer.kind})", notes=list(layer.notes),
+            expected="an in-place layer's input read by nothing after it",
+            found=f"its input is read afterwards by {reader}",
+            hint="drop 'inplace: true' here, or put a layer that makes a new tensor (a convolution, a batch norm) "
+                 "before it"))
+
+    # -- the walk, in the runtime containers' order ------------------------------------------
+    def node(self, node: Node, x: Value) -> Value:
+        return getattr(self, "run_" + type(node).__name__.lower())(node, x)
+
+    def run_layer(self, node: Layer, x: Value) -> Value:
+        self.read(x, _describe(node))
+        if writes_input(node):
+            return self.write(x, node)
+        return x if node.kind in VIEW_KINDS else self.fresh()
+
+    def run_seq(self, node: Seq, x: Value) -> Value:
+        saved = {"input": x}  # as runtime.Chain keeps them (it keeps only those read; reading is what matters)
+        for child in node.items:
+            if child.sources:
+                reader = f"'from:' of {_describe(child)}"
+                for source in child.sources:
+                    self.read(saved[source], reader)
+                # merge() of one tensor returns that tensor itself; of several, a new one
+                x = saved[child.sources[0]] if len(child.sources) == 1 else self.fresh()
+            x = self.node(child, x)
+            saved[child.name] = x
+        return x
+
+    def run_residual(self, node: Residual, x: Value) -> Value:
+        out = x
+        for child in node.body:  # runtime.Residual runs the body first, then the shortcut on x
+            out = self.node(child, out)
+        if node.shortcut is None:
+            self.read(x, f"the identity shortcut of the residual at {node.loc}")
+            short = x
+        else:
+            self.read(x, f"the shortcut '{node.shortcut.name}' of the residual at {node.loc}")
+            short = self.node(node.shortcut, x)
+        self.read(out, f"the merge of the residual at {node.loc}")
+        self.read(short, f"the merge of the residual at {node.loc}")
+        out = self.fresh()
+        for child in node.after:
+            out = self.node(child, out)
+        return out
+
+    def run_parallel(self, node: Parallel, x: Value) -> Value:
+        outs = []
+        for branch in node.branches:
+            self.read(x, f"the branch '{branch.name}' of the parallel at {node.loc}")
+            outs.append(self.node(branch, x))
+        for out in outs:
+            self.read(out, f"the merge of the parallel at {node.loc}")
+        # merge() of one tensor by add or mul returns that tensor itself
+        return outs[0] if len(outs) == 1 and node.how != "concat" else self.fresh()
+
+    def run_dense(self, node: Dense, x: Value) -> Value:
+        for unit in node.units:
+            grown = self.node(unit, x)
+            self.read(x, f"the concatenation of the dense block at {node.loc} (each unit's input is kept)")
+            self.read(grown, f"the concatenation of the dense block at {node.loc}")
+            x = self.fresh()
+        return x
+
+
+def _describe(node: Node) -> str:
+    return f"layer {node.path} ({node.kind}) at {node.loc}" if node.path else f"the network ({node.kind})"
+
+
+def _inplace_loc(layer: Layer) -> Loc | None:
+    """Where `inplace: true` is written, else the layer."""
+    return getattr(layer.args_loc, "value_locs", {}).get("inplace", layer.loc)
+
+
+def check_aliasing(graph: Graph) -> Graph:
+    """Raise located errors for in-place layers that overwrite a value read after them."""
+    sink = ErrorSink()
+    tracker = _Tracker(sink)
+    tracker.node(graph.root, tracker.fresh())
+    sink.raise_if_any()
+    return graph

@@ -1,0 +1,42 @@
+"""Built modules compile with torch.jit.script and torch.export, and compute what eager does.
+
+Every container kind is covered: Residual (resnet18), Parallel (googlenet), Dense (densenet121),
+Chain with from: (squeezenet1_0), slice_channels (shufflenet_v2_x1_0), mul merge (efficientnet_b0),
+plus the lecture's seven networks at their own input sizes.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import SPECS
+
+import archc
+
+D2L = sorted(p.stem for p in (SPECS / "d2l").glob("*.yaml"))
+# torchvision networks at a small input: the containers, not the size, are what is tested
+TORCHVISION = {"resnet18": (3, 32, 32), "googlenet": (3, 32, 32), "densenet121": (3, 32, 32),
+               "squeezenet1_0": (3, 64, 64), "shufflenet_v2_x1_0": (3, 32, 32), "efficientnet_b0": (3, 32, 32)}
+NETWORKS = [(f"d2l/{name}", None) for name in D2L] + [(f"torchvision/{name}", shape) for name, shape in TORCHVISION.items()]
+
+
+def _model_and_input(name, shape):
+    graph = archc.check(SPECS / f"{name}.yaml", input_shape=shape)
+    torch.manual_seed(0)
+    return archc.build(graph).eval(), torch.randn(1, *graph.input_shape)
+
+
+def test_every_container_kind_scripts_and_the_scripted_module_computes_what_eager_does():
+    for name, shape in NETWORKS:
+        model, x = _model_and_input(name, shape)
+        scripted = torch.jit.script(model)
+        assert list(scripted.state_dict()) == list(model.state_dict()), name
+        with torch.no_grad():
+            assert torch.equal(scripted(x), model(x)), name
+
+
+@pytest.mark.parametrize("name", ["torchvision/resnet18", "torchvision/squeezenet1_0", "d2l/densenet", "d2l/googlenet"])
+def test_torch_export_captures_residual_chain_dense_and_parallel_modules(name):
+    model, x = _model_and_input(name, TORCHVISION.get(name.split("/")[1]))
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(x), model(x))
