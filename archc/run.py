@@ -270,9 +270,9 @@ def _check_batch_memory(graph: Graph, batch: int, limits, path) -> None:
                    found=f"about {needed / 2**30:,.1f} GiB", hint="run fewer samples at a time")
 
 
-def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) -> str:
-    """Build the network (random parameters seeded, so runs repeat) and run it in eval mode
-    on the input file; a spec with named sizes (input: [1, H, W]) takes the file's sizes."""
+def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None, weights: str | Path | None = None) -> str:
+    """Build the network (random parameters seeded, so runs repeat, or `weights` loaded) and run
+    it in eval mode on the input file; a spec with named sizes (input: [1, H, W]) takes the file's sizes."""
     import torch
 
     from archc.emit.torch_module import build_module
@@ -291,6 +291,10 @@ def run(spec: str | Path, input_path: str | Path, seed: int = 0, limits=None) ->
     _check_batch_memory(graph, x.shape[0], limits, input_path)
     torch.manual_seed(seed)
     model = build_module(graph).eval()
+    if weights is not None:
+        from archc.weights import load_weights
+
+        load_weights(model, weights)
     with torch.no_grad():
         y = model(x)
     out = y[0] if y.shape[0] == 1 else y
