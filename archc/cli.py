@@ -138,7 +138,7 @@ def cmd_export(args) -> int:
     for note in exported.notes:
         print(f"note: {note}", file=sys.stderr)
     for path in write_all({Path(args.output): exported.data}):
-        print(f"wrote {path} ({args.format}, {len(exported.data):,} bytes)")
+        print(f"wrote {path} ({args.format})")
     return 0
 
 
