@@ -147,6 +147,7 @@ def bench_torchvision(names, batches, compiled: bool, repeats: int, size: int, d
                                               _synchronised(lambda: step(b), device), repeats)
                     rows.append((f"{what} {name} {mode} (batch {batch}, {size}², {device}) vs torchvision",
                                  mine, base))
+                    _print(rows[-1:])
     return rows
 
 
@@ -193,23 +194,27 @@ def main() -> None:
     args = parser.parse_args()
     only = set(args.only.split(","))
     repeats = 5 if args.quick else 15
-    rows = bench_check(repeats) if "check" in only else []
+    print("| measurement | archc (s) | baseline (s) | ratio |")
+    print("|---|---:|---:|---:|", flush=True)
+    if "check" in only:
+        _print(bench_check(repeats))
     if "forward" in only:
         for name, batch in [("alexnet", 8), ("resnet18", 16), ("googlenet", 16), ("densenet", 16), ("lenet", 256)]:
-            rows.append(bench_forward(name, batch, repeats * 2, args.device))
+            _print([bench_forward(name, batch, repeats * 2, args.device)])
     if "torchvision" in only:
         names = ["resnet50"] if args.quick else ["resnet50", "efficientnet_b0"]
-        rows += bench_torchvision(names, [1, 32], not args.quick, 2 if args.quick else 5, args.image_size, args.device)
+        bench_torchvision(names, [1, 32], not args.quick, 2 if args.quick else 5, args.image_size, args.device)
     if "onnx" in only:
-        rows += bench_onnxruntime([1, 32], 3 if args.quick else 10, args.image_size)
-    print("| measurement | archc (s) | baseline (s) | ratio |")
-    print("|---|---:|---:|---:|")
+        _print(bench_onnxruntime([1, 32], 3 if args.quick else 10, args.image_size))
+
+
+def _print(rows) -> None:
+    """Each row as soon as it is measured: a long run that is stopped keeps what it measured."""
     for label, ours, base in rows:
         baseline = "python -c 'import torch'" if label.startswith("archc check") else \
             "hand-written" if label.startswith("forward") and " vs " not in label else ""
         shown = f"{label} vs {baseline}" if baseline else label
-        print(f"| {shown} | {ours:.4f} | {base:.4f} | {ours / base:.2f} |")
-
+        print(f"| {shown} | {ours:.4f} | {base:.4f} | {ours / base:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()
