@@ -25,12 +25,19 @@ __version__ = "0.1.0"
 __all__ = ["ArchcError", "ArchcErrors", "Graph", "Limits", "Spec", "build", "check", "load", "render", "source"]
 
 
-def build(spec: str | Path | Spec | Graph, *, device=None, dtype=None, limits: Limits = Limits()) -> "nn.Module":
-    """Check a spec and construct its nn.Module (on `device`, in `dtype` when given)."""
+def build(spec: str | Path | Spec | Graph, *, device=None, dtype=None, limits: Limits = Limits(),
+          weights: str | Path | None = None) -> "nn.Module":
+    """Check a spec and construct its nn.Module (on `device`, in `dtype` when given), with the
+    trained `weights` (a torch.save state_dict or a .safetensors file) loaded when given."""
     from archc.emit.torch_module import build_module
 
     graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
-    return build_module(graph, device=device, dtype=dtype)
+    model = build_module(graph, device=device, dtype=dtype)
+    if weights is not None:
+        from archc.weights import load_weights
+
+        load_weights(model, weights)
+    return model
 
 
 def source(spec: str | Path | Spec | Graph, *, limits: Limits = Limits()) -> str:

@@ -55,6 +55,10 @@ def cmd_build(args) -> int:
 
     with out_of_memory_reported(graph.root.loc):
         model = build_module(graph, device=args.device)
+        if args.weights is not None:
+            from archc.weights import load_weights
+
+            load_weights(model, args.weights)  # checked before the outputs are written
         if not args.no_verify:
             model.eval()
             with torch.no_grad():
@@ -115,11 +119,26 @@ def cmd_run(args) -> int:
     from archc.run import npy_bytes, run_network
 
     with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
-        ran = run_network(args.spec, args.input_file, args.seed, limits_from(args), every_layer=args.all)
+        ran = run_network(args.spec, args.input_file, args.seed, limits_from(args), every_layer=args.all,
+                          weights=args.weights)
     files = {Path(args.save): npy_bytes(ran.output)} if args.save else {}
     print(ran.text)
     for path in write_all(files):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from archc.export import export_spec
+    from archc.outputs import write_all
+
+    with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
+        exported = export_spec(args.spec, args.format, weights=args.weights, input_shape=args.input_shape,
+                               limits=limits_from(args))
+    for note in exported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for path in write_all({Path(args.output): exported.data}):
+        print(f"wrote {path} ({args.format})")
     return 0
 
 
@@ -152,6 +171,28 @@ def _diagram_files(graph, out_dir: Path, timeout: float) -> dict:
     except ArchcError as exc:
         print(f"note: no diagram written ({exc.message}); see 'archc render --help'", file=sys.stderr)
         return {}
+
+
+def add_weights_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", type=output_path, default=None, metavar="W",
+                        help="trained weights: a state_dict saved with torch.save, or a .safetensors file "
+                             "(keys and shapes are checked against the spec first)")
+
+
+def register_export(sub) -> None:
+    from archc.export import FORMATS
+
+    x = sub.add_parser("export", help="export the network as ONNX, a torch.export program (.pt2) or TorchScript",
+                       description="Build the network (with --weights when given) and export it with a dynamic "
+                                   "batch dim; a spec with named sizes (input: [3, H, W] or --input 3xHxW) "
+                                   "exports with dynamic spatial dims where the network allows. ONNX needs "
+                                   "pip install 'archc[export]'. docs/deploy.md shows each format in use.")
+    x.add_argument("spec", metavar="SPEC", help="YAML spec file")
+    x.add_argument("--format", required=True, choices=FORMATS, help="onnx, pt2 (torch.export) or torchscript")
+    x.add_argument("-o", "--output", type=output_path, required=True, metavar="FILE", help="the file to write")
+    add_weights_option(x)
+    add_limit_options(x)
+    x.set_defaults(run=cmd_export)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -195,6 +236,7 @@ def parser() -> argparse.ArgumentParser:
     add_depth_option(b)
     add_limit_options(b)
     b.set_defaults(run=cmd_build)
+    add_weights_option(b)
     register_render(sub)
     s = sub.add_parser("summary", help="hierarchical table: shapes, params, MACs, shares, memory (no torch)",
                        description="Blocks and layers with output shape, parameters, MACs, share of parameters and "
@@ -235,6 +277,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=seed, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)
+    add_weights_option(r)
+    register_export(sub)
 
     k = sub.add_parser("kinds", help="list the layer kinds, structural kinds and standard-library blocks",
                        description="Every built-in layer kind with its arguments, types and defaults "

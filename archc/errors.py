@@ -96,6 +96,10 @@ CODES: dict[str, str] = {
     "output-failed": "an output that cannot be written (a directory in the way, no permission, a full disk); nothing was written",
     "out-of-memory": "the machine ran out of memory while building or running the network",
     "numpy-missing": "'archc run --save' writes .npy, which needs NumPy, and NumPy is not installed",
+    # deploying
+    "bad-weights": "a --weights file that is not a state_dict of tensors fitting the network (missing, unexpected or mis-shaped keys, pickled objects, not a weights file)",
+    "missing-package": "an optional package a command needs is not installed (onnx for export, safetensors for .safetensors weights)",
+    "export-failed": "torch's exporter could not export the network in the format asked for",
 }
 
 

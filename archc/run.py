@@ -318,14 +318,15 @@ class Ran:
     output: Any
 
 
-def run(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None) -> str:
+def run(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None,
+        weights: str | Path | None = None) -> str:
     """The text `archc run` prints for the network's output."""
-    return run_network(spec, input_path, seed, limits).text
+    return run_network(spec, input_path, seed, limits, weights=weights).text
 
 
 def run_network(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None,
-                every_layer: bool = False) -> Ran:
-    """Build the network (random parameters seeded, so runs repeat) and run it in eval mode
+                every_layer: bool = False, weights: str | Path | None = None) -> Ran:
+    """Build the network (random parameters seeded, so runs repeat, or `weights` loaded) and run it in eval mode
     on the input; a spec with named sizes (input: [1, H, W]) takes the input's sizes. With
     `every_layer`, each layer's output is shown too, in the order the layers ran."""
     import torch
@@ -346,6 +347,10 @@ def run_network(spec: str | Path, input_path: str | Path | Generated, seed: int 
     _check_batch_memory(graph, x.shape[0], limits, input_path)
     torch.manual_seed(seed)
     model = build_module(graph).eval()
+    if weights is not None:
+        from archc.weights import load_weights
+
+        load_weights(model, weights)
     shown: list[str] = []
     hooks = _show_every_layer(graph, model, shown) if every_layer else []
     try:

@@ -7,6 +7,12 @@
 1. `archc check` (a whole process) against `python -c "import torch"`: the editor loop.
 2. Forward passes of archc-built modules against the lecture's hand-written PyTorch
    (tests/lecture_nets.py), same weights, same input, interleaved repeats on this device.
+3. Forward and forward+backward of archc-built torchvision networks against torchvision's own
+   modules (same state_dict), eager and under torch.compile, batch 1 and 32; skipped, with a
+   note, when torchvision is not importable.
+4. ONNX Runtime running archc's exported ResNet-50 against eager torch running the module.
+
+    python bench/run.py --only torchvision,onnx --image-size 128    # sections 3 and 4 alone
 """
 from __future__ import annotations
 
@@ -73,21 +79,142 @@ def bench_forward(name: str, batch: int, repeats: int, device: str = "cpu") -> t
     return (f"forward {name} (batch {batch}, {device})", statistics.median(ours_t), statistics.median(theirs_t))
 
 
+def _interleaved(first, second, repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """Median seconds of two callables, alternated so that machine noise hits both alike."""
+    for _ in range(warmup):
+        first(), second()
+    a, b = [], []
+    for _ in range(repeats):
+        for run, times in ((first, a), (second, b)):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
+def _torchvision_models():
+    """torchvision.models, or None when torchvision is not installed (or does not import)."""
+    try:
+        import torchvision.models
+    except Exception:  # not installed, or its compiled ops do not match this torch
+        return None
+    return torchvision.models
+
+
+def _synchronised(fn, device: str):
+    import torch
+
+    def run():
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return run
+
+
+def bench_torchvision(names, batches, compiled: bool, repeats: int, size: int, device: str) -> list:
+    """archc's module against torchvision's, same weights: forward (no_grad, eval) and
+    forward+backward (train mode), eager and compiled."""
+    import torch
+
+    import archc
+
+    models = _torchvision_models()
+    if models is None:
+        print("note: torchvision is not importable; its comparison is skipped", file=sys.stderr)
+        return []
+    rows = []
+    for name in names:
+        graph = archc.check(REPO / "specs" / "torchvision" / f"{name}.yaml", input_shape=(3, size, size))
+        torch.manual_seed(0)
+        ours = archc.build(graph, device=device)
+        theirs = getattr(models, name)(weights=None).to(device)
+        theirs.load_state_dict(ours.state_dict())
+        for mode in ["eager", "compile"] if compiled else ["eager"]:
+            a, b = (torch.compile(ours), torch.compile(theirs)) if mode == "compile" else (ours, theirs)
+            for batch in batches:
+                x = torch.randn(batch, 3, size, size, device=device)
+
+                def forward(m):
+                    m.eval()
+                    with torch.no_grad():
+                        m(x)
+
+                def training_step(m):
+                    m.train()
+                    m(x).sum().backward()
+                for what, step in (("forward", forward), ("forward+backward", training_step)):
+                    mine, base = _interleaved(_synchronised(lambda: step(a), device),
+                                              _synchronised(lambda: step(b), device), repeats)
+                    rows.append((f"{what} {name} {mode} (batch {batch}, {size}², {device}) vs torchvision",
+                                 mine, base))
+                    _print(rows[-1:])
+    return rows
+
+
+def bench_onnxruntime(batches, repeats: int, size: int) -> list:
+    """ONNX Runtime on the exported ResNet-50 against eager torch on the module (CPU)."""
+    import torch
+
+    try:
+        import onnxruntime
+    except ImportError:
+        print("note: onnxruntime is not installed (pip install 'archc[export]'); its comparison is skipped",
+              file=sys.stderr)
+        return []
+    import archc
+    from archc.export import export, plan_dims
+
+    graph = archc.check(REPO / "specs" / "torchvision" / "resnet50.yaml", input_shape=(3, size, size))
+    torch.manual_seed(0)
+    model = archc.build(graph).eval()
+    session = onnxruntime.InferenceSession(export(graph, "onnx", model, plan_dims(graph)).data,
+                                           providers=["CPUExecutionProvider"])
+    rows = []
+    for batch in batches:
+        x = torch.randn(batch, 3, size, size)
+        feed = {"input": x.numpy()}
+
+        def eager():
+            with torch.no_grad():
+                model(x)
+        ort, torch_t = _interleaved(lambda: session.run(["output"], feed), eager, repeats)
+        rows.append((f"resnet50 onnxruntime (batch {batch}, {size}², cpu) vs eager torch", ort, torch_t))
+    return rows
+
+
+SECTIONS = ("check", "forward", "torchvision", "onnx")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats; torchvision eager only")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    parser.add_argument("--image-size", type=int, default=224, help="input size of the torchvision networks")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     repeats = 5 if args.quick else 15
-    rows = bench_check(repeats)
-    for name, batch in [("alexnet", 8), ("resnet18", 16), ("googlenet", 16), ("densenet", 16), ("lenet", 256)]:
-        rows.append(bench_forward(name, batch, repeats * 2, args.device))
     print("| measurement | archc (s) | baseline (s) | ratio |")
-    print("|---|---:|---:|---:|")
-    for label, ours, base in rows:
-        baseline = "python -c 'import torch'" if label.startswith("archc check") else "hand-written"
-        print(f"| {label} vs {baseline} | {ours:.4f} | {base:.4f} | {ours / base:.2f} |")
+    print("|---|---:|---:|---:|", flush=True)
+    if "check" in only:
+        _print(bench_check(repeats))
+    if "forward" in only:
+        for name, batch in [("alexnet", 8), ("resnet18", 16), ("googlenet", 16), ("densenet", 16), ("lenet", 256)]:
+            _print([bench_forward(name, batch, repeats * 2, args.device)])
+    if "torchvision" in only:
+        names = ["resnet50"] if args.quick else ["resnet50", "efficientnet_b0"]
+        bench_torchvision(names, [1, 32], not args.quick, 2 if args.quick else 5, args.image_size, args.device)
+    if "onnx" in only:
+        _print(bench_onnxruntime([1, 32], 3 if args.quick else 10, args.image_size))
 
+
+def _print(rows) -> None:
+    """Each row as soon as it is measured: a long run that is stopped keeps what it measured."""
+    for label, ours, base in rows:
+        baseline = "python -c 'import torch'" if label.startswith("archc check") else \
+            "hand-written" if label.startswith("forward") and " vs " not in label else ""
+        shown = f"{label} vs {baseline}" if baseline else label
+        print(f"| {shown} | {ours:.4f} | {base:.4f} | {ours / base:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -117,6 +117,10 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "output-failed": ({"spec.yaml": H + "layers: [relu]\n"}, ["build", "spec.yaml", "-o", "spec.yaml"]),
     "out-of-memory": None,
     "numpy-missing": None,
+    "bad-weights": ({"spec.yaml": H + "layers: [relu]\n", "w.pt": b"PK\x03\x04 not really a checkpoint"},
+                    ["build", "spec.yaml", "--weights", "w.pt", "--no-diagram"]),
+    "missing-package": None,
+    "export-failed": None,
 }
 
 # warnings: the spec compiles (exit 0), and this is printed to stderr
@@ -127,6 +131,10 @@ WARNING_EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
 _WHY_NOT = {
     "file-unreadable": "happens when the file exists but the operating system refuses to read it (permissions).",
     "graphviz-failed": "happens only if graphviz's `dot` itself crashes on a diagram archc wrote.",
+    "missing-package": "happens when an optional package is not installed: `archc export --format onnx` without onnx, "
+                       "or a .safetensors weights file without safetensors (`pip install 'archc[export]'` installs both).",
+    "export-failed": "happens when torch's own exporter refuses a network that archc built and ran; the message "
+                     "quotes torch's reason.",
     "out-of-memory": "happens when the machine has less free memory than a network that passed the limits needs "
                      "(the limits are checked before anything is allocated; --max-memory lowers them).",
     "numpy-missing": "happens only on a machine without NumPy (an optional dependency: `pip install numpy`).",

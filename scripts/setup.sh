@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs archc and what it needs on a fresh machine; safe to run again.
 #   scripts/setup.sh          archc, torch (CPU 2.13.0 only when no torch is present), graphviz's dot
-#   scripts/setup.sh --dev    the same plus the test tools (pytest, hypothesis)
+#   scripts/setup.sh --dev    the same plus the test tools (pytest, hypothesis) and the export extras
+#                             (onnx, onnxruntime, safetensors), which tests/test_export.py needs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -23,7 +24,7 @@ if ! command -v dot >/dev/null 2>&1; then
 fi
 
 if [ "${1:-}" = "--dev" ]; then
-    "$PY" -m pip install --quiet -e ".[dev]"
+    "$PY" -m pip install --quiet -e ".[dev,export]"
 else
     "$PY" -m pip install --quiet -e .
 fi

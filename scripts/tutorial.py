@@ -18,7 +18,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-PAGES = [REPO / "README.md", REPO / "docs" / "tutorial.md", REPO / "docs" / "spec-language.md"]
+PAGES = [REPO / "README.md", REPO / "docs" / "tutorial.md", REPO / "docs" / "spec-language.md",
+         REPO / "docs" / "deploy.md"]
 BLOCK = re.compile(r"```console\n\$ (?P<command>[^\n]+)\n(?P<output>.*?)```", re.S)
 
 

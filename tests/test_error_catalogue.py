@@ -37,7 +37,7 @@ def test_catalogue_example_gives_its_code_at_a_location(code):
     assert f"error[{code}]" in first
     assert "Traceback" not in err
     if code not in WITHOUT_POSITION:
-        assert re.match(r"^(spec\.yaml|x\.json):\d+:\d+: error\[", first), first
+        assert re.match(r"^(spec\.yaml|x\.json|w\.pt):\d+:\d+: error\[", first), first
 
 
 def test_error_catalogue_page_is_current():

@@ -18,9 +18,6 @@ TORCHVISION = {"resnet18": (3, 32, 32), "googlenet": (3, 32, 32), "densenet121":
                "squeezenet1_0": (3, 64, 64), "shufflenet_v2_x1_0": (3, 32, 32), "efficientnet_b0": (3, 32, 32)}
 NETWORKS = [(f"d2l/{name}", None) for name in D2L] + [(f"torchvision/{name}", shape) for name, shape in TORCHVISION.items()]
 
-# torch 2.13 deprecates TorchScript in favour of torch.export, but users still ship it (issue 13)
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
 
 def _model_and_input(name, shape):
     graph = archc.check(SPECS / f"{name}.yaml", input_shape=shape)

@@ -9,6 +9,7 @@ TUTORIAL = load_script("tutorial")
 COMMANDS = TUTORIAL.commands((REPO / "docs" / "tutorial.md").read_text())
 REFERENCE_COMMANDS = TUTORIAL.commands((REPO / "docs" / "spec-language.md").read_text())
 README_COMMANDS = TUTORIAL.commands((REPO / "README.md").read_text())
+DEPLOY_COMMANDS = TUTORIAL.commands((REPO / "docs" / "deploy.md").read_text())
 
 
 def test_tutorial_covers_the_lecture():
@@ -48,3 +49,22 @@ def test_kinds_reference_lists_every_kind():
 @pytest.mark.parametrize("command,shown", README_COMMANDS, ids=[c for c, _ in README_COMMANDS])
 def test_readme_command_prints_what_the_readme_shows(command, shown):
     assert TUTORIAL.run_command(command) == shown
+
+
+@pytest.mark.parametrize("command,shown", DEPLOY_COMMANDS, ids=[c for c, _ in DEPLOY_COMMANDS])
+def test_deploy_page_command_prints_what_the_page_shows(command, shown):
+    assert TUTORIAL.run_command(command) == shown
+
+
+def test_deploy_page_exports_files_their_runtimes_load():
+    import numpy as np
+    import onnxruntime
+    import torch
+
+    for command, _ in DEPLOY_COMMANDS:
+        if command.startswith("archc export"):
+            TUTORIAL.run_command(command)
+    session = onnxruntime.InferenceSession(str(REPO / "build/deploy/resnet18.onnx"), providers=["CPUExecutionProvider"])
+    assert session.run(["output"], {"input": np.zeros((3, 1, 120, 80), np.float32)})[0].shape == (3, 10)
+    assert torch.export.load(REPO / "build/deploy/lenet.pt2").module()(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
+    assert torch.jit.load(REPO / "build/deploy/lenet.pt")(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
