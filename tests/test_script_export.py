@@ -40,3 +40,27 @@ def test_torch_export_captures_residual_chain_dense_and_parallel_modules(name):
     exported = torch.export.export(model, (x,))
     with torch.no_grad():
         torch.testing.assert_close(exported.module()(x), model(x))
+
+
+def test_a_built_network_pickles_with_torch_save_and_loads_in_a_fresh_process(tmp_path):
+    """torch.save(model) pickles block classes by name (archc/blocks.py makes them again on
+    load), so a whole module saved here loads and computes the same in another process."""
+    import subprocess
+    import sys
+
+    model = archc.build(archc.check(SPECS / "torchvision" / "resnet18.yaml")).eval()
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    torch.save(model, tmp_path / "model.pt")
+    torch.save(x, tmp_path / "x.pt")
+    with torch.no_grad():
+        torch.save(model(x), tmp_path / "expected.pt")
+    code = ("import torch\n"
+            f"model = torch.load({str(tmp_path / 'model.pt')!r}, weights_only=False)\n"
+            f"x = torch.load({str(tmp_path / 'x.pt')!r})\n"
+            f"expected = torch.load({str(tmp_path / 'expected.pt')!r})\n"
+            "with torch.no_grad():\n"
+            "    assert torch.equal(model(x), expected)\n"
+            "print(type(model).__name__, type(model.layer1[0]).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Resnet18", "BasicBlock"]

@@ -7,21 +7,14 @@ import torch
 from torch import nn
 
 from archc import runtime
+from archc.blocks import block_class
 from archc.emit.plan import ModulePlan, network_plan, require_concrete_input
 from archc.graph import Graph
 from archc.shapes import format_shape
 
-# Block classes are created once per name so that instances of one block share a class.
-_classes: dict[tuple[str, type], type] = {}
-
-
 def _class(name: str | None, base: type) -> type:
-    if name is None:
-        return base
-    key = (name, base)
-    if key not in _classes:
-        _classes[key] = type(name, (base,), {"__module__": "archc.blocks", "__doc__": f"archc block {name}"})
-    return _classes[key]
+    """A block's own class (shared by its instances; see archc/blocks.py), or the plain base."""
+    return base if name is None else block_class(name, base)
 
 
 def instantiate(p: ModulePlan) -> nn.Module:
