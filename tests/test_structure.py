@@ -78,6 +78,7 @@ STD_USES = [
     ("squeeze_excitation", (8, 5, 5), {"squeeze": 2}),
     ("mbconv_body", (8, 9, 9), {"channels": 12, "kernel_size": 5, "stride": 2}),
     ("mbconv", (8, 9, 9), {"channels": 8, "residual": True}),
+    ("mbconv-stochastic-depth", (8, 9, 9), {"channels": 8, "residual": True, "stochastic_depth_prob": 0.1}),
     ("mbconv-no-expand", (8, 9, 9), {"channels": 4, "expand": 1}),
     ("inverted_residual_body", (8, 9, 9), {"channels": 12, "stride": 2}),
     ("inverted_residual", (8, 9, 9), {"channels": 8, "residual": True}),
