@@ -52,7 +52,22 @@ def page() -> str:
         "Drawn by `archc render` with its default options (depth chosen to stay readable, runs of identical\n"
         "blocks drawn once with ×N, residual shortcuts and dense skips dashed in red). Regenerate with\n"
         "`python scripts/gallery.py`; a test fails when these files are stale.\n\n" + "\n".join(rows)
+        + VIEWER
     )
+
+
+# the interactive page; the screenshot was taken by headless chromium, not regenerated here
+VIEWER = """
+## Exploring a network in the browser
+
+`archc render specs/d2l/resnet18.yaml -o resnet18.html` writes one self-contained page (no network
+access): click a block's header to open or close it, drag to pan, wheel or the buttons to zoom, type in
+the box to find a layer, and hover or click a layer for its kind, arguments, shapes, parameters, MACs,
+the arithmetic of its shape and its `file:line`. Below, the search found `b3.0.conv2`; the residual
+shortcuts are dashed in red.
+
+![the interactive page on ResNet-18](viewer.png)
+"""
 
 
 def main() -> None:

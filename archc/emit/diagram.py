@@ -10,9 +10,10 @@ from archc.emit.diagram_model import DCluster, Diagram, diagram
 from archc.errors import ArchcError
 from archc.graph import Graph
 
-FORMATS = ("svg", "png", "pdf", "dot", "mermaid")
+FORMATS = ("svg", "png", "pdf", "dot", "mermaid", "html")
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
-              ".mermaid": "mermaid"}
+              ".mermaid": "mermaid",
+              ".html": "html", ".htm": "html"}
 
 # fill colours by layer family: a reader tells convolutions from pooling at a glance
 _FILL = {"conv": "#dbe9f6", "pool": "#fde5c8", "norm": "#dff0d8", "activation": "#f5f5f5",

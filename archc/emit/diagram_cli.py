@@ -21,8 +21,12 @@ def cmd_render(args) -> int:
                              expected="an extension among " + ", ".join(sorted(EXTENSIONS)) + ", or --format",
                              found=Path(args.output).suffix or "no extension")
     graph = check_from(args)
-    data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
-                        repeats=not args.no_repeats, show_paths=args.paths, timeout=args.diagram_timeout)
+    if fmt == "html":  # the interactive page lays itself out in the browser: no dot, no depth
+        from archc.emit.html import page
+        data = page(graph)
+    else:
+        data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
+                            repeats=not args.no_repeats, show_paths=args.paths, timeout=args.diagram_timeout)
     if args.output == "-":
         sys.stdout.buffer.write(data)
         return 0
@@ -36,9 +40,10 @@ def register(sub) -> None:
     from archc.emit.diagram import FORMATS
 
     r = sub.add_parser(
-        "render", help="draw the architecture (svg, png, pdf, dot or mermaid)",
+        "render", help="draw the architecture (svg, png, pdf, dot, mermaid, or an interactive html page)",
         description="Draw a spec: one box per layer with its arguments, edges labelled with tensor shapes, "
-                    "blocks as clusters. svg/png/pdf need graphviz's dot; dot and mermaid do not.",
+                    "blocks as clusters. svg/png/pdf need graphviz's dot; dot and mermaid do not. "
+                    "html is one self-contained page to explore the network in a browser.",
     )
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
     r.add_argument("-o", "--output", type=output_path, metavar="FILE",
