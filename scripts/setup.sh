@@ -13,26 +13,24 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
     "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 
-# graphviz's dot renders svg/png/pdf diagrams (dot and mermaid output work without it)
-if ! command -v dot >/dev/null 2>&1; then
+# apt_install PACKAGE WHY COMMAND…: install PACKAGE with apt unless one of the commands exists
+apt_install() {
+    local package=$1 why=$2; shift 2
+    for command in "$@"; do command -v "$command" >/dev/null 2>&1 && return 0; done
     if command -v apt-get >/dev/null 2>&1; then
-        SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-        $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+        local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "$package" >/dev/null
     else
-        echo "warning: graphviz's 'dot' not found; install it for svg/png/pdf diagrams" >&2
+        echo "warning: $package not found; install it: $why" >&2
     fi
-fi
+}
+
+# graphviz's dot renders svg/png/pdf diagrams (dot and mermaid output work without it)
+apt_install graphviz "archc renders svg/png/pdf diagrams with its dot" dot
 
 if [ "${1:-}" = "--dev" ]; then
     # tests/test_html_viewer.py drives the interactive page in a headless chromium
-    if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-        if command -v apt-get >/dev/null 2>&1; then
-            SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-            $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
-        else
-            echo "warning: chromium not found; tests/test_html_viewer.py needs it" >&2
-        fi
-    fi
+    apt_install chromium "tests/test_html_viewer.py needs a headless browser" chromium chromium-browser
     "$PY" -m pip install --quiet -e ".[dev,export]"
 else
     "$PY" -m pip install --quiet -e .
