@@ -11,8 +11,12 @@
    modules (same state_dict), eager and under torch.compile, batch 1 and 32; skipped, with a
    note, when torchvision is not importable.
 4. ONNX Runtime running archc's exported ResNet-50 against eager torch running the module.
+5. archc's static inference (expand, infer and the aliasing check of a loaded spec, in this
+   process, warm) against a forward pass on the meta device of the same network, which is how
+   torch-based shape tools find shapes: ResNet-152 and DenseNet-201.
 
     python bench/run.py --only torchvision,onnx --image-size 128    # sections 3 and 4 alone
+    python bench/run.py --only static                               # section 5 alone
 """
 from __future__ import annotations
 
@@ -182,7 +186,50 @@ def bench_onnxruntime(batches, repeats: int, size: int) -> list:
     return rows
 
 
-SECTIONS = ("check", "forward", "torchvision", "onnx")
+def _meta_model(graph, spec_path: str):
+    """The network with its parameters on the meta device (shapes only, no memory): for a spec in
+    specs/torchvision/, torchvision's own module when torchvision is importable (other specs
+    share names with torchvision's models, e.g. d2l's resnet18, but not their layers), else
+    archc's build. Returns the module and which of the two it is."""
+    import torch
+
+    import archc
+
+    models = _torchvision_models() if spec_path.startswith("specs/torchvision/") else None
+    with torch.device("meta"):
+        if models is not None and hasattr(models, graph.name):
+            return getattr(models, graph.name)(weights=None).eval(), "torchvision"
+        return archc.build(graph).eval(), "archc's module"
+
+
+def bench_static_inference(specs, repeats: int, warmup: int = 2) -> list:
+    """archc.check on an already loaded spec (so YAML parsing is not counted: the meta forward
+    does not parse a file either) against the forward pass of the same network on the meta
+    device, with the module built once beforehand, as torchinfo-style tools run it."""
+    import torch
+
+    import archc
+
+    rows = []
+    for spec_path in specs:
+        spec = archc.load(REPO / spec_path)
+        graph = archc.check(spec)
+        model, made_by = _meta_model(graph, spec_path)
+        x = torch.empty(1, *graph.input_shape, device="meta")
+
+        def meta_forward():
+            with torch.no_grad():
+                return model(x)
+        # the same network on both sides, or the ratio means nothing
+        found = tuple(meta_forward().shape[1:])
+        if found != graph.root.out_shape:
+            raise AssertionError(f"{spec_path}: the meta forward gives {found}, archc infers {graph.root.out_shape}")
+        ours, base = _interleaved(lambda: archc.check(spec), meta_forward, repeats, warmup)
+        rows.append((f"static inference {spec_path} vs meta-device forward ({made_by})", ours, base))
+    return rows
+
+
+SECTIONS = ("check", "forward", "torchvision", "onnx", "static")
 
 
 def main() -> None:
@@ -206,6 +253,9 @@ def main() -> None:
         bench_torchvision(names, [1, 32], not args.quick, 2 if args.quick else 5, args.image_size, args.device)
     if "onnx" in only:
         _print(bench_onnxruntime([1, 32], 3 if args.quick else 10, args.image_size))
+    if "static" in only:
+        _print(bench_static_inference(["specs/torchvision/resnet152.yaml", "specs/torchvision/densenet201.yaml"],
+                                      repeats * 2))
 
 
 def _print(rows) -> None:
