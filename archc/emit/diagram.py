@@ -222,7 +222,7 @@ def run_dot(dot: str, fmt: str, timeout: float | None = DOT_TIMEOUT, dpi: int = 
                  "conda: conda install graphviz), or use --format dot or --format mermaid",
         )
     try:
-        resolution = [f"-Gdpi={dpi}"] if fmt == "png" else []  # svg and pdf are vector: sized in points
+        resolution = [f"-Gdpi={dpi}"] if fmt.startswith("png") else []  # svg and pdf are vector: sized in points
         done = subprocess.run([exe, "-Kdot", f"-T{fmt}", *resolution], input=dot.encode(), capture_output=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:  # subprocess.run has killed dot by now

@@ -241,6 +241,10 @@ GIST_MAX = 4  # a collapsed block lists its convolutions and poolings when it ha
 def _gist(node: Node) -> list[str]:
     """What a lecture says of a collapsed block: its convolutions' and poolings' notation in order
     (kernels, strides, groups, channels, so an expansion or a depthwise step shows), when few."""
+    if isinstance(node, Dense) and node.units:  # a dense block's units differ in input only
+        unit = _gist(node.units[0])
+        if unit and all(_gist(u) == unit for u in node.units):
+            return [f"{len(node.units)} units, each:"] + unit
     found = [layer_label(n) for n in _walk(node)
              if isinstance(n, Layer) and KINDS[n.kind].family in ("conv", "pool")]
     return found if len(found) <= GIST_MAX else []
