@@ -36,8 +36,8 @@ def _html_label(title: str, detail: str) -> str:
 
 
 def _title_label(d: Diagram) -> str:
-    return (f'<<font point-size="16"><b>{html.escape(d.name)}</b></font>'
-            f'<font point-size="11" color="#444444">   {html.escape(d.totals)}</font>>')
+    return (f'<font point-size="16"><b>{html.escape(d.name)}</b></font>'
+            f'<font point-size="11" color="#444444">   {html.escape(d.totals)}</font>')
 
 
 def _legend_label(families: list[str]) -> str:
@@ -52,8 +52,8 @@ def _legend_label(families: list[str]) -> str:
             '<tr><td align="left" bgcolor="#fff8e1">block</td><td align="left">a collapsed block (--depth)</td></tr>']
     for family in families:
         rows.append(f'<tr><td bgcolor="{_FILL[family]}"> </td><td align="left">{_FAMILY_NAMES[family]}</td></tr>')
-    return ('<<table border="1" cellborder="0" cellspacing="2" cellpadding="2" color="#999999">'
-            + "".join(rows) + "</table>>")
+    return ('<table border="1" cellborder="0" cellspacing="2" cellpadding="2" color="#999999">'
+            + "".join(rows) + "</table>")
 
 
 def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = True, legend: bool = False,
@@ -66,9 +66,14 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
     g = graphviz.Digraph(d.name)
     if comment:  # a graph attribute (not a // line), so that dot copies it into the SVG
         g.attr(comment=comment)
-    g.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.2", ranksep="0.22", newrank="true", labeljust="l")
-    if title:
-        g.attr(label=_title_label(d), labelloc="t", labeljust="l")
+    g.attr(rankdir=rankdir, fontname=_FONT, fontsize="10", nodesep="0.2", ranksep="0.22", newrank="true",
+           labeljust="l")
+    heading = [_title_label(d)] if title else []
+    if legend:  # in the graph's label, above the drawing: as a node it would take a rank in a column
+        heading.append(_legend_label([f for f in _FILL if any(n.family == f for n in d.nodes.values())]))
+    if heading:
+        rows = "".join(f'<tr><td align="left">{part}</td></tr>' for part in heading)
+        g.attr(label=f'<<table border="0" cellspacing="6">{rows}</table>>', labelloc="t", labeljust="l")
     g.attr("node", fontname=_FONT, fontsize="11", shape="box", style="rounded,filled", fillcolor="white",
            color="#666666", margin="0.12,0.04", height="0.3")
     g.attr("edge", fontname=_FONT, fontsize="9", color="#555555", fontcolor="#333333", arrowsize="0.6")
@@ -125,9 +130,6 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
             top.attr(rank="same")
             for a, b in zip(heads, heads[1:]):
                 top.edge(a, b, style="invis")
-    if legend:
-        families = [f for f in _FILL if any(n.family == f for n in d.nodes.values())]
-        g.node("legend", _legend_label(families), shape="plain")
     return g.source
 
 
