@@ -67,7 +67,7 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
     if comment:  # a graph attribute (not a // line), so that dot copies it into the SVG
         g.attr(comment=comment)
     g.attr(rankdir=rankdir, fontname=_FONT, fontsize="10", nodesep="0.2", ranksep="0.22", newrank="true",
-           labeljust="l")
+           labeljust="l", bgcolor="white")  # white, not transparent: slides and 256-colour PNGs
     heading = [_title_label(d)] if title else []
     if legend:  # in the graph's label, above the drawing: as a node it would take a rank in a column
         heading.append(_legend_label([f for f in _FILL if any(n.family == f for n in d.nodes.values())]))
