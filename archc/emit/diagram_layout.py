@@ -114,18 +114,29 @@ def _extent(d: Diagram, ids: list[str], rank: dict[str, int], rankdir: str) -> t
         length = sum(max(_box_width(d, n) for n in row) + _EDGE_LABEL_LR for row in by_rank.values())
         breadth = max(sum(_ROW_LR + _LINE * _lines(d, n) for n in row) for row in by_rank.values())
     # skips drawn beside the boxes they jump over need room across the flow too
-    jumps = max((sum(1 for e in d.edges if e.shortcut and e.src in members and e.dst in members
-                     and rank[e.src] < r < rank[e.dst]) for r in by_rank), default=0)
+    skips = [(rank[e.src], rank[e.dst]) for e in d.edges if e.shortcut and e.src in members and e.dst in members]
+    jumps = max((sum(1 for a, b in skips if a < r < b) for r in by_rank), default=0) if skips else 0
     return length, breadth + _SKIP * jumps
 
 
-def _split(lengths: list[float], k: int) -> list[list[int]]:
-    """Consecutive unit indices in (at most) k groups of about equal length."""
+# a column does not start with what finishes the layer before it (conv2d | relu reads badly)
+_FOLLOWERS = ("activation", "norm")
+
+
+def _starts_a_step(d: Diagram, unit: list[str]) -> bool:
+    first = d.nodes[next((n for n in unit if d.nodes[n].role != "io"), unit[0])]
+    return not (first.role == "layer" and first.family in _FOLLOWERS)
+
+
+def _split(lengths: list[float], k: int, breakable: list[bool] | None = None) -> list[list[int]]:
+    """Consecutive unit indices in (at most) k groups of about equal length, each starting
+    at a breakable unit where possible."""
     target = sum(lengths) / k
     groups: list[list[int]] = [[]]
     acc = 0.0
     for i, length in enumerate(lengths):
-        if groups[-1] and acc + length / 2 > target and len(groups) < k:
+        fits = breakable is None or breakable[i] or acc + length / 2 > 1.5 * target
+        if groups[-1] and acc + length / 2 > target and len(groups) < k and fits:
             groups.append([])
             acc = 0.0
         groups[-1].append(i)
@@ -143,6 +154,7 @@ def fold(d: Diagram, rankdir: str = "TB", columns: int | None = None) -> Layout:
             return Layout([list(d.nodes)])
         extents = [_extent(d, u, rank, rankdir) for u in units]
         lengths = [e[0] + _CLUSTER for e in extents]
+        breakable = [_starts_a_step(d, u) for u in units]
 
         def shape(groups):
             length = max(sum(lengths[i] for i in g) for g in groups)
@@ -150,9 +162,9 @@ def fold(d: Diagram, rankdir: str = "TB", columns: int | None = None) -> Layout:
             return (breadth / length) if rankdir == "TB" else (length / breadth)
 
         if columns is not None:
-            groups = _split(lengths, max(1, min(columns, len(units))))
+            groups = _split(lengths, max(1, min(columns, len(units))), breakable)
             break
-        candidates = [_split(lengths, k) for k in range(1, min(len(units), MAX_COLUMNS) + 1)]
+        candidates = [_split(lengths, k, breakable) for k in range(1, min(len(units), MAX_COLUMNS) + 1)]
         # the widest fold that stays within the limit (estimates err by up to a fifth either way)
         fitting = [g for g in candidates if shape(g) <= TARGET_ASPECT]
         if fitting:
