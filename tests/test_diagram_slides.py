@@ -210,3 +210,24 @@ def test_mermaid_colours_nodes_by_kind_family():
     assert "classDef conv fill:#dbe9f6" in text and "classDef pool fill:#fde5c8" in text
     conv_ids = re.search(r"^  class ([\w,]+) conv$", text, re.M).group(1).split(",")
     assert len(conv_ids) == 2  # lenet's two convolutions
+
+
+def test_a_folded_column_does_not_start_with_the_activation_of_the_layer_before():
+    from archc.emit.diagram_layout import fold
+
+    d = diagram(_d2l("lenet"))
+    columns = fold(d).columns
+    assert len(columns) >= 2
+    for column in columns[1:]:
+        first = d.nodes[column[0]]
+        assert first.family not in ("activation", "norm"), first.title
+
+
+@pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet"])
+def test_gallery_has_a_small_slide_sized_png(name):
+    from conftest import REPO
+
+    png = (REPO / "docs" / "gallery" / f"{name}.png").read_bytes()
+    width, height = _png_size(png)
+    assert len(png) < 300_000 and 0.85 <= width / height <= 1.9
+    assert f"(gallery/{name}.png)" in (REPO / "docs" / "gallery.md").read_text()
