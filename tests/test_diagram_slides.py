@@ -231,3 +231,17 @@ def test_gallery_has_a_small_slide_sized_png(name):
     width, height = _png_size(png)
     assert len(png) < 300_000 and 0.85 <= width / height <= 1.9
     assert f"(gallery/{name}.png)" in (REPO / "docs" / "gallery.md").read_text()
+
+
+def test_torchvision_style_inception_branches_are_kept_as_columns_and_not_folded():
+    from archc.emit.diagram_layout import fold
+
+    d = diagram(archc.check(SPECS / "torchvision" / "inception_v3.yaml"), depth=5, focus="Mixed_6b")
+    (block,) = d.root.clusters
+    columns = [c for c in block.clusters if c.invisible]
+    assert len(columns) == 4  # 1×1, 7×7, double 7×7, pool: each one box-less cluster, in order
+    assert [c.clusters[0].title.split(" ·")[0] for c in columns] == [
+        "Mixed_6b.branch1x1", "Mixed_6b.branch7x7_1", "Mixed_6b.branch7x7dbl_1", "Mixed_6b.branch_pool"]
+    assert len(fold(d).columns) == 1  # the branches side by side already; no chain to fold
+    assert "style=invis" in to_dot(d)
+    assert '[""]' not in to_mermaid(d)  # Mermaid would draw an empty box: the branch's nodes stand inline

@@ -100,8 +100,11 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
                 emit_cluster(target, sub)
                 continue
             with target.subgraph(name=sub.id) as inner:
-                inner.attr(label=_html_label(sub.title, ""), style="rounded,dashed", color="#999999", fontsize="10",
-                           fontcolor="#444444", margin="10")
+                if sub.invisible:
+                    inner.attr(label="", style="invis", margin="4")
+                else:
+                    inner.attr(label=_html_label(sub.title, ""), style="rounded,dashed", color="#999999",
+                               fontsize="10", fontcolor="#444444", margin="10")
                 emit_cluster(inner, sub)
 
     emit_cluster(g, d.root)
@@ -168,6 +171,9 @@ def to_mermaid(d: Diagram, rankdir: str = "TB", *, title: bool = True) -> str:
         for nid in cluster.nodes:
             lines.append(node_line(nid, indent))
         for sub in cluster.clusters:
+            if sub.invisible:  # Mermaid would draw the box
+                emit(sub, indent)
+                continue
             lines.append(f'{indent}subgraph {sub.id}["{_mermaid_text(sub.title)}"]')
             emit(sub, indent + "  ")
             lines.append(f"{indent}end")

@@ -39,7 +39,7 @@ class DCluster:
     # for a sequence: the node ids each of its items drew (nested clusters included), in order;
     # the slide layout folds a long chain into columns at these boundaries
     parts: list[list[str]] = field(default_factory=list)
-    boxed: bool = True  # False: its items are drawn in the parent's place (the layout folded it)
+    invisible: bool = False  # holds one branch together as a column; no box, no title
 
 
 @dataclass
@@ -145,14 +145,23 @@ class _Builder:
     def draw_seq(self, node: Seq, src: str, cluster: DCluster, level: int) -> str:
         outputs = {"input": (src, node.in_shape)}
         current = src
-        for item, times in self.runs(node.items):
+        runs = self.runs(node.items)
+        starts = _branch_starts([item for item, _ in runs])
+        into = cluster
+        for index, (item, times) in enumerate(runs):
             first = len(self.d.nodes)
+            if index in starts:  # each branch in a box of its own, so that dot keeps it a column
+                into = DCluster(f"cluster_{self.new_id()}", "", invisible=True)
+                cluster.clusters.append(into)
             if item.sources:
                 current = self.sources(item, outputs, cluster)
+                if len(item.sources) > 1:
+                    into = cluster
             if not (_is_identity(item) and len(item.sources) > 1):  # the merge node already says it
-                current = self.draw(item, current, cluster, level + 1, times, self.frozen)
+                current = self.draw(item, current, into, level + 1, times, self.frozen)
             outputs[item.name] = (current, item.out_shape)
-            cluster.parts.append(list(self.d.nodes)[first:])
+            if not starts:  # parallel branches are not a chain to fold
+                cluster.parts.append(list(self.d.nodes)[first:])
         return current
 
     def sources(self, item: Node, outputs: dict, cluster: DCluster) -> str:
@@ -248,6 +257,17 @@ def _gist(node: Node) -> list[str]:
     found = [layer_label(n) for n in _walk(node)
              if isinstance(n, Layer) and KINDS[n.kind].family in ("conv", "pool")]
     return found if len(found) <= GIST_MAX else []
+
+
+def _branch_starts(items: list[Node]) -> set[int]:
+    """Where the parallel branches of a sequence written with `from:` begin (Inception in
+    torchvision's layout: siblings, each branch reading the block's input, a concat at the end):
+    empty unless a merge later reads several of them."""
+    starts = {i for i, item in enumerate(items)
+              if len(item.sources) == 1 and (i == 0 or item.sources[0] != items[i - 1].name)}
+    merges = [i for i, item in enumerate(items) if len(item.sources) > 1]
+    starts = {i for i in starts if merges and i < merges[-1]}
+    return {0} | starts if starts else set()  # the first branch follows on from the block's input
 
 
 def _is_identity(node: Node) -> bool:
