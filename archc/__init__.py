@@ -49,11 +49,15 @@ def source(spec: str | Path | Spec | Graph, *, limits: Limits = Limits()) -> str
 
 
 def render(spec: str | Path | Spec | Graph, fmt: str = "svg", *, depth: int | None = None, rankdir: str = "TB",
-           params: bool = False, repeats: bool = True, limits: Limits = Limits()) -> bytes:
-    """The architecture diagram as svg, png, pdf (these need graphviz's dot), dot or mermaid."""
+           params: bool = False, repeats: bool = True, limits: Limits = Limits(), **slide) -> bytes:
+    """The architecture diagram as svg, png, pdf (these need graphviz's dot), dot or mermaid.
+    `slide` takes archc render's options by keyword: dpi, title, legend, layout, focus."""
     from archc.emit.diagram import FORMATS, render_bytes
 
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
     graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
-    return render_bytes(graph, fmt, depth=depth, rankdir=rankdir, show_params=params, repeats=repeats)
+    unknown = set(slide) - {"dpi", "title", "legend", "layout", "focus"}
+    if unknown:
+        raise TypeError(f"render() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    return render_bytes(graph, fmt, depth=depth, rankdir=rankdir, show_params=params, repeats=repeats, **slide)

@@ -90,6 +90,7 @@ CODES: dict[str, str] = {
     "bad-input": "an input file for 'archc run' that is not a tensor of the spec's input shape",
     "device-unavailable": "a --device (or device=) this machine does not have",
     "unknown-format": "an output file whose format cannot be told from its extension",
+    "unknown-focus": "archc render --focus names no module path in the network",
     "graphviz-missing": "svg/png/pdf requested but graphviz's dot is not installed",
     "graphviz-failed": "graphviz's dot failed on the diagram",
     "graphviz-timeout": "graphviz's dot took longer than --diagram-timeout to draw the diagram",

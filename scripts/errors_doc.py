@@ -111,6 +111,8 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
                       ["explain", "spec.yaml", "stme"]),
     "device-unavailable": ({"spec.yaml": H + "layers: [relu]\n"}, ["build", "spec.yaml", "--device", "cuda:99"]),
     "unknown-format": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.jpeg"]),
+    "unknown-focus": ({"spec.yaml": H + "layers: [{relu: {name: act}}]\n"},
+                      ["render", "spec.yaml", "--focus", "acts", "-o", "net.dot"]),
     "graphviz-missing": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.svg", "#nodot"]),
     "graphviz-failed": None,
     "graphviz-timeout": ({"spec.yaml": H + "layers: [relu]\n"}, ["render", "spec.yaml", "-o", "net.svg", "--diagram-timeout", "0.001"]),

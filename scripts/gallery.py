@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Regenerate docs/gallery.md and the lecture networks' diagrams under docs/gallery/.
+"""Regenerate docs/gallery.md and the lecture networks' diagrams under docs/gallery/: an SVG
+and a slide-sized PNG (150 dpi, the default) of each.
 
     python scripts/gallery.py
 
 Each SVG carries a hash of the DOT source it was drawn from; tests/test_diagram.py
-fails when a committed diagram no longer matches what archc draws.
+fails when a committed diagram no longer matches what archc draws. The PNGs are drawn from
+the same DOT source in the same run.
 """
 from __future__ import annotations
 
@@ -25,14 +27,14 @@ def spec_path(name: str) -> Path:
     return REPO / "specs" / "d2l" / f"{name}.yaml"
 
 
-def render(name: str) -> bytes:
+def render(name: str, fmt: str = "svg") -> bytes:
     """The diagram exactly as `archc render specs/d2l/<name>.yaml` draws it by default."""
     import os
 
     cwd = os.getcwd()
     os.chdir(REPO)  # spec paths inside the SVG are shown relative to the repository
     try:
-        return render_bytes(archc.check(Path("specs/d2l") / f"{name}.yaml"), "svg")
+        return render_bytes(archc.check(Path("specs/d2l") / f"{name}.yaml"), fmt)
     finally:
         os.chdir(cwd)
 
@@ -45,13 +47,15 @@ def page() -> str:
             f"## {graph.description}\n\n"
             f"`archc render specs/d2l/{name}.yaml` · input {'×'.join(map(str, graph.input_shape))} · "
             f"{graph.root.params:,} parameters · {graph.root.macs:,} MACs\n\n"
-            f"![{name}](gallery/{name}.svg)\n"
+            f"[![{name}](gallery/{name}.png)](gallery/{name}.svg)\n"
         )
     return (
         "# Gallery: the lecture's seven networks\n\n"
-        "Drawn by `archc render` with its default options (depth chosen to stay readable, runs of identical\n"
-        "blocks drawn once with ×N, residual shortcuts and dense skips dashed in red). Regenerate with\n"
-        "`python scripts/gallery.py`; a test fails when these files are stale.\n\n" + "\n".join(rows)
+        "Drawn by `archc render -o NAME.png` with its default options, sized for a 16:9 slide: a long\n"
+        "chain folded into columns, 150 dpi, the title with the totals, depth chosen to stay readable,\n"
+        "runs of identical blocks drawn once with ×N, residual shortcuts and dense skips dashed in red.\n"
+        "Click a picture for its SVG. Regenerate with `python scripts/gallery.py`; a test fails when\n"
+        "these files are stale.\n\n" + "\n".join(rows)
         + VIEWER
     )
 
@@ -74,6 +78,8 @@ def main() -> None:
     GALLERY.mkdir(parents=True, exist_ok=True)
     for name in NETWORKS:
         (GALLERY / f"{name}.svg").write_bytes(render(name))
+        # cairo's drawing written by gd as a 256-colour PNG: a third of the size, and as sharp
+        (GALLERY / f"{name}.png").write_bytes(render(name, "png:cairo:gd"))
     (REPO / "docs" / "gallery.md").write_text(page())
     print(f"wrote docs/gallery.md and {len(NETWORKS)} diagrams in docs/gallery/")
 

@@ -139,7 +139,8 @@ def test_a_failed_write_leaves_no_partial_files(tmp_path):
 def test_render_api_returns_the_diagram():
     graph = archc.check(REPO / "specs" / "d2l" / "lenet.yaml")
     assert archc.render(graph, "dot").startswith(b"digraph lenet")
-    assert archc.render(graph, "mermaid").startswith(b"flowchart TD")
+    assert archc.render(graph, "mermaid").startswith(b"---\ntitle: ")  # the title, then the chart
+    assert archc.render(graph, "mermaid", title=False).startswith(b"flowchart TD")
     assert archc.render(graph).startswith(b"<?xml")
 
 

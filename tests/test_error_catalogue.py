@@ -11,7 +11,7 @@ from archc.errors import CODES
 
 CATALOGUE = load_script("errors_doc")
 # errors about a whole file or the command line rather than a place in the YAML
-WITHOUT_POSITION = {"unknown-format", "graphviz-missing", "graphviz-timeout", "unknown-layer", "device-unavailable",
+WITHOUT_POSITION = {"unknown-format", "unknown-focus", "graphviz-missing", "graphviz-timeout", "unknown-layer", "device-unavailable",
                     "output-failed"}
 
 

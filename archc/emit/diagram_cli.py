@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from archc.cli_options import (add_diagram_timeout_option, add_limit_options, check_from,
+from archc.cli_options import (_integer, add_diagram_timeout_option, add_limit_options, check_from,
                                non_negative_int, output_path)
 from archc.errors import ArchcError
 
@@ -26,7 +26,8 @@ def cmd_render(args) -> int:
         data = page(graph)
     else:
         data = render_bytes(graph, fmt, depth=args.depth, rankdir=args.rankdir, show_params=args.params,
-                            repeats=not args.no_repeats, show_paths=args.paths, timeout=args.diagram_timeout)
+                            repeats=not args.no_repeats, show_paths=args.paths, timeout=args.diagram_timeout,
+                            **slide_options(args))
     if args.output == "-":
         sys.stdout.buffer.write(data)
         return 0
@@ -55,6 +56,30 @@ def register(sub) -> None:
     r.add_argument("--params", action="store_true", help="add parameter counts to every layer")
     r.add_argument("--paths", action="store_true", help="add each layer's module path (its state_dict prefix)")
     r.add_argument("--no-repeats", action="store_true", help="draw runs of identical blocks out in full")
+    add_slide_options(r)
     add_diagram_timeout_option(r)
     add_limit_options(r)
     r.set_defaults(run=cmd_render)
+
+
+def add_slide_options(r) -> None:
+    """Options for drawings that go on slides and into papers."""
+    from archc.emit.diagram import DEFAULT_DPI, LAYOUTS
+
+    r.add_argument("--dpi", type=dpi, default=DEFAULT_DPI, metavar="N",
+                   help=f"PNG resolution in dots per inch (default: {DEFAULT_DPI}, sharp on a 1920-pixel slide)")
+    r.add_argument("--no-title", action="store_true", help="leave out the title (name, parameters, MACs, shapes)")
+    r.add_argument("--legend", action="store_true", help="add a legend explaining the notation and colours")
+    r.add_argument("--layout", choices=LAYOUTS, default="wrap",
+                   help="wrap: fold a long chain into columns (rows with --rankdir LR) to fit a 16:9 slide "
+                        "(default); column: one unbroken chain")
+    r.add_argument("--focus", metavar="NAME", help="draw only the block at this module path, e.g. layer1.0")
+
+
+def dpi(text: str) -> int:
+    return _integer(text, 36, 600)  # beyond 600 a big network's PNG runs to gigabytes
+
+
+def slide_options(args) -> dict:
+    return {"dpi": args.dpi, "title": not args.no_title, "legend": args.legend, "layout": args.layout,
+            "focus": args.focus}

@@ -19,6 +19,7 @@ class DNode:
     detail: str = ""  # second line, smaller: module path, or shape and params of a collapsed block
     role: str = "layer"  # layer | block | merge | io
     family: str = ""  # conv | pool | norm | activation | linear | shape (for colours)
+    frozen: bool = False  # `trainable: false` here or on an enclosing block
 
 
 @dataclass
@@ -35,11 +36,16 @@ class DCluster:
     title: str
     nodes: list[str] = field(default_factory=list)
     clusters: list["DCluster"] = field(default_factory=list)
+    # for a sequence: the node ids each of its items drew (nested clusters included), in order;
+    # the slide layout folds a long chain into columns at these boundaries
+    parts: list[list[str]] = field(default_factory=list)
+    invisible: bool = False  # holds one branch together as a column; no box, no title
 
 
 @dataclass
 class Diagram:
     name: str
+    totals: str = ""  # params, MACs, input → output: the title's second half
     nodes: dict[str, DNode] = field(default_factory=dict)
     edges: list[DEdge] = field(default_factory=list)
     root: DCluster = field(default_factory=lambda: DCluster("root", ""))
@@ -51,11 +57,11 @@ def _fingerprint(node: Node) -> tuple:
             getattr(node, "how", None), tuple(_fingerprint(c) for c in node.children()))
 
 
-def auto_depth(graph: Graph, repeats: bool = True) -> int:
+def auto_depth(graph: Graph, repeats: bool = True, focus: Node | None = None) -> int:
     """The deepest level whose drawing stays within AUTO_MAX_NODES boxes (at least 1)."""
     best, previous = 1, None
     for depth in range(1, 16):
-        count = len(_Builder(graph, depth, False, repeats).build().nodes)
+        count = len(_Builder(graph, depth, False, repeats).build(focus).nodes)
         if count > AUTO_MAX_NODES or count == previous:
             break
         best, previous = depth, count
@@ -68,6 +74,7 @@ class _Builder:
         self.show_paths = show_paths
         self.d = Diagram(graph.name)
         self.counter = 0
+        self.frozen = False  # inside a frozen block
 
     def new_id(self) -> str:
         self.counter += 1
@@ -85,25 +92,33 @@ class _Builder:
         return f"{node.params:,} params" if node.params else ""
 
     # each draw_* takes the id feeding it and returns the id of its output
-    def draw(self, node: Node, src: str, cluster: DCluster, level: int, times: int = 1) -> str:
+    def draw(self, node: Node, src: str, cluster: DCluster, level: int, times: int = 1,
+             frozen: bool = False) -> str:
+        frozen = frozen or not node.trainable
         if isinstance(node, Layer):
             parts = [node.path] if self.show_paths else []
             if self.show_params and node.params:
                 parts.append(f"{node.params:,} params")
             detail = " · ".join(parts)
-            nid = self.add(cluster, DNode(self.new_id(), layer_label(node), detail, "layer", KINDS[node.kind].family))
+            nid = self.add(cluster, DNode(self.new_id(), layer_label(node), detail, "layer", KINDS[node.kind].family,
+                                          frozen))
             self.edge(src, nid, node.in_shape)
             return nid
         title = self.block_title(node, times)
         if level > self.depth:
             params = self.params_text(node) + (" each" if times > 1 and node.params else "")
             detail = " · ".join(x for x in (format_shape(node.out_shape), params) if x)
-            nid = self.add(cluster, DNode(self.new_id(), title, detail, "block"))
+            detail = "\n".join(_gist(node) + [detail])
+            nid = self.add(cluster, DNode(self.new_id(), title, detail, "block", frozen=frozen))
             self.edge(src, nid, node.in_shape)
             return nid
-        inner = DCluster(f"cluster_{self.new_id()}", title)
+        inner = DCluster(f"cluster_{self.new_id()}", title + (" (frozen)" if frozen else ""))
         cluster.clusters.append(inner)
-        return getattr(self, "draw_" + type(node).__name__.lower())(node, src, inner, level)
+        saved, self.frozen = self.frozen, frozen
+        try:
+            return getattr(self, "draw_" + type(node).__name__.lower())(node, src, inner, level)
+        finally:
+            self.frozen = saved
 
     def block_title(self, node: Node, times: int) -> str:
         cls = getattr(node, "cls_name", None)
@@ -130,11 +145,23 @@ class _Builder:
     def draw_seq(self, node: Seq, src: str, cluster: DCluster, level: int) -> str:
         outputs = {"input": (src, node.in_shape)}
         current = src
-        for item, times in self.runs(node.items):
+        runs = self.runs(node.items)
+        starts = _branch_starts([item for item, _ in runs])
+        into = cluster
+        for index, (item, times) in enumerate(runs):
+            first = len(self.d.nodes)
+            if index in starts:  # each branch in a box of its own, so that dot keeps it a column
+                into = DCluster(f"cluster_{self.new_id()}", "", invisible=True)
+                cluster.clusters.append(into)
             if item.sources:
                 current = self.sources(item, outputs, cluster)
-            current = self.draw(item, current, cluster, level + 1, times)
+                if len(item.sources) > 1:
+                    into = cluster
+            if not (_is_identity(item) and len(item.sources) > 1):  # the merge node already says it
+                current = self.draw(item, current, into, level + 1, times, self.frozen)
             outputs[item.name] = (current, item.out_shape)
+            if not starts:  # parallel branches are not a chain to fold
+                cluster.parts.append(list(self.d.nodes)[first:])
         return current
 
     def sources(self, item: Node, outputs: dict, cluster: DCluster) -> str:
@@ -142,20 +169,23 @@ class _Builder:
         if len(feeds) == 1:
             return feeds[0][0]
         nid = self.add(cluster, DNode(self.new_id(), _MERGE_SYMBOL[item.merge], "", "merge"))
+        used = {e.src for e in self.d.edges}
         for fid, shape in feeds:
-            self.edge(fid, nid, shape, shortcut=True)
+            # a tensor something else already reads skips ahead to the merge (a shortcut); a
+            # branch's last output, read by nothing else, is one of parallel branches meeting
+            self.edge(fid, nid, shape, shortcut=fid in used)
         # the merged tensor is the layer's input; its shape labels the next edge
         return nid
 
     def draw_residual(self, node: Residual, src: str, cluster: DCluster, level: int) -> str:
         body = src
         for child in node.body:
-            body = self.draw(child, body, cluster, level + 1)
+            body = self.draw(child, body, cluster, level + 1, frozen=self.frozen)
         merge = self.add(cluster, DNode(self.new_id(), _MERGE_SYMBOL[node.how], "", "merge"))
         self.edge(body, merge, node.body[-1].out_shape if node.body else node.in_shape)
         if node.shortcut is not None:
             first_new_edge = len(self.d.edges)
-            short = self.draw(node.shortcut, src, cluster, level + 1)
+            short = self.draw(node.shortcut, src, cluster, level + 1, frozen=self.frozen)
             self.edge(short, merge, node.shortcut.out_shape)
             for e in self.d.edges[first_new_edge:]:  # the whole shortcut path is drawn distinctly
                 e.shortcut = True
@@ -163,11 +193,11 @@ class _Builder:
             self.edge(src, merge, node.in_shape, shortcut=True)
         out = merge
         for child in node.after:
-            out = self.draw(child, out, cluster, level + 1)
+            out = self.draw(child, out, cluster, level + 1, frozen=self.frozen)
         return out
 
     def draw_parallel(self, node: Parallel, src: str, cluster: DCluster, level: int) -> str:
-        ends = [(self.draw(branch, src, cluster, level + 1), branch.out_shape) for branch in node.branches]
+        ends = [(self.draw(branch, src, cluster, level + 1, frozen=self.frozen), branch.out_shape) for branch in node.branches]
         merge = self.add(cluster, DNode(self.new_id(), _MERGE_SYMBOL[node.how], "", "merge"))
         for end, shape in ends:
             self.edge(end, merge, shape)
@@ -176,29 +206,104 @@ class _Builder:
     def draw_dense(self, node: Dense, src: str, cluster: DCluster, level: int) -> str:
         current, shape = src, node.in_shape
         for unit in node.units:
-            end = self.draw(unit, current, cluster, level + 1)
+            end = self.draw(unit, current, cluster, level + 1, frozen=self.frozen)
             merge = self.add(cluster, DNode(self.new_id(), _MERGE_SYMBOL["concat"], "", "merge"))
             self.edge(end, merge, unit.out_shape)
             self.edge(current, merge, shape, shortcut=True)
             current, shape = merge, (shape[0] + unit.out_shape[0], *shape[1:])
         return current
 
-    def build(self) -> Diagram:
+    def build(self, focus: Node | None = None) -> Diagram:
+        """The whole network, or the block `focus` alone (its input and output as the ends)."""
         g = self.graph
+        top = focus or g.root
         root = self.d.root
-        inp = self.add(root, DNode("input", f"input {format_shape(g.input_shape)}", "", "io"))
-        last = self.draw_seq(g.root, inp, root, 0)
-        macs = "" if g.symbolic else f" · {g.root.macs:,} MACs"
-        out = self.add(root, DNode("output", f"output {format_shape(g.root.out_shape)}", f"{g.root.params:,} params{macs}", "io"))
-        self.edge(last, out, g.root.out_shape)
+        inp = self.add(root, DNode("input", f"input {format_shape(top.in_shape)}", "", "io"))
+        if focus is None:
+            last = self.draw_seq(g.root, inp, root, 0)
+        else:
+            self.d.name = f"{g.name}.{focus.path}"
+            last = self.draw(focus, inp, root, 1, frozen=_frozen_at(g.root, focus.path))
+            root.parts = [list(self.d.nodes)[1:]]
+        root.parts[0:1] = [["input"] + (root.parts[0] if root.parts else [])]
+        macs = "" if g.symbolic else f" · {_short(top.macs)} MACs"
+        self.d.totals = (f"{_short(top.params)} params{macs} · "
+                         f"{format_shape(top.in_shape)} → {format_shape(top.out_shape)}")
+        out = self.add(root, DNode("output", f"output {format_shape(top.out_shape)}",
+                                   f"{top.params:,} params" + ("" if g.symbolic else f" · {top.macs:,} MACs"), "io"))
+        root.parts[-1].append("output")
+        self.edge(last, out, top.out_shape)
         return self.d
+
+
+def _short(count: int) -> str:
+    """11,689,512 → 11.7M: totals a slide's reader takes in at a glance."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            return f"{count / size:.3g}{unit}"
+    return str(count)
+
+
+GIST_MAX = 6  # a collapsed block lists its convolutions and poolings when it has at most this many (MBConv with SE: 6)
+
+
+def _gist(node: Node) -> list[str]:
+    """What a lecture says of a collapsed block: its convolutions' and poolings' notation in order
+    (kernels, strides, groups, channels, so an expansion or a depthwise step shows), when few."""
+    if isinstance(node, Dense) and node.units:  # a dense block's units differ in input only
+        unit = _gist(node.units[0])
+        if unit and all(_gist(u) == unit for u in node.units):
+            return [f"{len(node.units)} units, each:"] + unit
+    found = [layer_label(n) for n in _walk(node)
+             if isinstance(n, Layer) and KINDS[n.kind].family in ("conv", "pool")]
+    return found if len(found) <= GIST_MAX else []
+
+
+def _branch_starts(items: list[Node]) -> set[int]:
+    """Where the parallel branches of a sequence written with `from:` begin (Inception in
+    torchvision's layout: siblings, each branch reading the block's input, a concat at the end):
+    empty unless a merge later reads several of them."""
+    starts = {i for i, item in enumerate(items)
+              if len(item.sources) == 1 and (i == 0 or item.sources[0] != items[i - 1].name)}
+    merges = [i for i, item in enumerate(items) if len(item.sources) > 1]
+    starts = {i for i in starts if merges and i < merges[-1]}
+    return {0} | starts if starts else set()  # the first branch follows on from the block's input
+
+
+def _is_identity(node: Node) -> bool:
+    return isinstance(node, Layer) and node.kind == "identity"
+
+
+def _walk(node: Node):
+    yield node
+    for child in node.children():
+        yield from _walk(child)
+
+
+def _frozen_at(root: Node, path: str) -> bool:
+    """Whether the node at `path` or a block around it is frozen."""
+    return any(not n.trainable for n in _walk(root) if n.path and (path == n.path or path.startswith(n.path + ".")))
+
+
+def find_block(graph: Graph, path: str) -> Node:
+    """The node at module path `path` (as in state_dict keys), for --focus."""
+    paths = {n.path: n for n in _walk(graph.root) if n.path}
+    if path not in paths:
+        from archc.errors import ArchcError, did_you_mean
+
+        raise ArchcError("unknown-focus", f"'{path}' is not a module path in {graph.name}",
+                         expected="a module path such as " + ", ".join(list(paths)[:3]), found=path,
+                         hint=did_you_mean(path, list(paths)) or "archc summary SPEC lists every module path")
+    return paths[path]
 
 
 _MERGE_SYMBOL = {"add": "+", "mul": "×", "concat": "concat"}
 
 
 def diagram(graph: Graph, depth: int | None = None, show_params: bool = False, repeats: bool = True,
-            show_paths: bool = False) -> Diagram:
-    """The drawing of an inferred graph; depth None picks one that keeps it readable."""
-    depth = auto_depth(graph, repeats) if depth is None else depth
-    return _Builder(graph, depth, show_params, repeats, show_paths).build()
+            show_paths: bool = False, focus: str | None = None) -> Diagram:
+    """The drawing of an inferred graph, or of the block at module path `focus` alone; depth None
+    picks one that keeps it readable."""
+    block = find_block(graph, focus) if focus else None
+    depth = auto_depth(graph, repeats, block) if depth is None else depth
+    return _Builder(graph, depth, show_params, repeats, show_paths).build(block)

@@ -36,11 +36,12 @@ class _RecordingBuilder(_Builder):
             self.owner_of[node.id] = self._current
         return super().add(cluster, node)
 
-    def draw(self, node: Node, src: str, cluster: DCluster, level: int, times: int = 1) -> str:
+    def draw(self, node: Node, src: str, cluster: DCluster, level: int, times: int = 1,
+             frozen: bool = False) -> str:
         before = len(cluster.clusters)
         outer, self._current = getattr(self, "_current", None), node
         try:
-            out = super().draw(node, src, cluster, level, times)
+            out = super().draw(node, src, cluster, level, times, frozen)
         finally:
             self._current = outer
         if isinstance(node, Layer):
