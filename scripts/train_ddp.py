@@ -63,6 +63,10 @@ def main() -> None:
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), args.save)  # the inner module's keys, as the spec names them
         print(f"saved {args.save}")
+    # Every rank waits here so none tears its connections down while another still uses them:
+    # gloo aborts a process whose peer closed a socket mid-conversation.
+    dist.barrier()
+    del ddp
     dist.destroy_process_group()
 
 
