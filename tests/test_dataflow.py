@@ -384,3 +384,14 @@ def test_random_dags_agree_with_torch_node_by_node_and_inplace_is_refused_or_exa
         got, want = model(x.clone()), reference(x.clone())
     for key in want:
         torch.testing.assert_close(got[key], want[key], rtol=0, atol=0)
+
+
+def test_the_worked_unet_of_the_spec_language_page_checks_and_runs():
+    from conftest import REPO
+
+    page = (REPO / "docs" / "spec-language.md").read_text()
+    block = next(b for b in page.split("```yaml\n")[1:] if "name: tiny_unet" in b).split("```")[0]
+    graph = check_text(block)
+    out = archc.build(graph)(torch.randn(1, 3, 16, 16))
+    assert {k: tuple(v.shape[1:]) for k, v in out.items()} == graph.root.out_shapes == {
+        "out": (2, 16, 16), "resized": (2, 16, 16)}
