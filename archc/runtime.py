@@ -80,28 +80,42 @@ class Flow(nn.Module):
     """A module whose layers read any earlier value by name: a dataflow program.
 
     program: per step (module path below this one, the values it reads, how to merge them
-    ('' passes each as an argument), the concat dim, the names it writes, and how to unpack
-    its result: 'one', 'seq' (a tuple) or 'dict' (by keys)). inputs names forward()'s
-    arguments; outputs is ('one' | 'dict' | 'tuple', ((key, value name), …)).
+    ('' passes each as an argument), the concat dim, the names it writes, how to unpack
+    its result: 'one', 'seq' (a tuple) or 'dict' (by keys), and which reads are batched
+    parameters a concat expands to the batch). inputs names forward()'s arguments; outputs
+    is ('one' | 'dict' | 'tuple', ((key, value name), …)); parameters are the tensors this
+    module holds itself: (name, shape, batched, (torch.nn.init function, arguments) or None).
     """
 
     def __init__(self, layers: dict[str, nn.Module], program: tuple, inputs: tuple[str, ...],
-                 outputs: tuple):
+                 outputs: tuple, parameters: tuple = ()):
         super().__init__()
+        # own parameters first: a module's state_dict lists them before its children's, as torchvision's
+        for name, shape, _batched, _init in parameters:
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
+        inits = {name: init for name, _shape, _batched, init in parameters if init is not None}
+        if inits:
+            initialise(self, **inits)
+        self.parameter_names = tuple(name for name, *_ in parameters)
         for name, layer in layers.items():
             self.add_module(name, layer)
-        self.program = tuple((tuple(path.split(".")), tuple(reads), how, dim, tuple(writes), unpack, tuple(keys))
-                             for path, reads, how, dim, writes, unpack, keys in program)
+        self.program = tuple((tuple(path.split(".")), tuple(reads), how, dim, tuple(writes), unpack, tuple(keys),
+                              tuple(expand)) for path, reads, how, dim, writes, unpack, keys, expand in program)
         self.input_names = tuple(inputs)
         self.output_form, self.output_values = outputs[0], tuple(tuple(pair) for pair in outputs[1])
 
     def forward(self, *inputs: torch.Tensor):
         values = dict(zip(self.input_names, inputs))
-        for path, reads, how, dim, writes, unpack, keys in self.program:
+        for name in self.parameter_names:
+            values[name] = self._parameters[name]
+        for path, reads, how, dim, writes, unpack, keys, expand in self.program:
             layer = self
             for part in path:  # looked up on each call, so a replaced submodule is the one used
                 layer = layer._modules[part]
             args = [values[name] for name in reads]
+            if expand:  # a batched parameter (ViT's class token) joins every sample of the batch
+                batch = max(a.shape[0] for a in args)
+                args = [a.expand(batch, *a.shape[1:]) if i in expand else a for i, a in enumerate(args)]
             if how == "concat":
                 args = [torch.cat(args, dim=dim)]
             elif how:

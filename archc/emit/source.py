@@ -158,8 +158,10 @@ class _Printer:
         if p.container in ("Sequential", "Dense"):
             return f"{cls}({kids})"
         if p.container == "Flow":
+            if o["parameters"] and any(init for *_, init in o["parameters"]):
+                self.runtime.add("initialise")
             return (f"{cls}({kids}, program={py_literal(o['program'])},\n{pad}    inputs={py_literal(o['inputs'])}, "
-                    f"outputs={py_literal(o['outputs'])})")
+                    f"outputs={py_literal(o['outputs'])}, parameters={py_literal(o['parameters'])})")
         if p.container == "Chain":
             return f"{cls}({kids}, wiring={py_literal(o['wiring'])})"
         if p.container == "Parallel":

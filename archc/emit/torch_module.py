@@ -28,7 +28,7 @@ def instantiate(p: ModulePlan) -> nn.Module:
         return _class(p.cls_name, nn.Sequential)(kids)
     if p.container == "Flow":
         o = p.options
-        return _class(p.cls_name, runtime.Flow)(kids, o["program"], o["inputs"], o["outputs"])
+        return _class(p.cls_name, runtime.Flow)(kids, o["program"], o["inputs"], o["outputs"], o["parameters"])
     if p.container == "Chain":
         return _class(p.cls_name, runtime.Chain)(kids, p.options["wiring"])
     if p.container == "Residual":
