@@ -51,7 +51,8 @@ def cmd_build(args) -> int:
     import torch
 
     from archc.emit.source import python_source
-    from archc.emit.torch_module import build_module, example_input
+    from archc.emit.torch_module import build_module, example_inputs
+    from archc.network_io import output_shapes, outputs_by_key
 
     with out_of_memory_reported(graph.root.loc):
         model = build_module(graph, device=args.device)
@@ -62,9 +63,10 @@ def cmd_build(args) -> int:
         if not args.no_verify:
             model.eval()
             with torch.no_grad():
-                out = model(example_input(graph, device=args.device))
-            if tuple(out.shape[1:]) != graph.root.out_shape:  # would be a bug in archc, not the spec
-                raise RuntimeError(f"built module gives {tuple(out.shape[1:])}, inferred {graph.root.out_shape}")
+                out = model(*example_inputs(graph, device=args.device))
+            built = {key: tuple(value.shape[1:]) for key, value in outputs_by_key(graph, out).items()}
+            if built != output_shapes(graph):  # would be a bug in archc, not the spec
+                raise RuntimeError(f"built module gives {built}, inferred {output_shapes(graph)}")
         del model  # its memory is not needed for writing the outputs
     out_dir = Path(args.output)
     files = {
