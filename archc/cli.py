@@ -192,7 +192,10 @@ def register_export(sub) -> None:
     x = sub.add_parser("export", help="export the network as ONNX, a torch.export program (.pt2) or TorchScript",
                        description="Build the network (with --weights when given) and export it with a dynamic "
                                    "batch dim; a spec with named sizes (input: [3, H, W] or --input 3xHxW) "
-                                   "exports with dynamic spatial dims where the network allows. ONNX needs "
+                                   "exports with dynamic spatial dims where the network allows. Several inputs "
+                                   "and outputs: ONNX names them after the spec's inputs and output keys; "
+                                   "TorchScript traces such a network (torch.jit.trace: runtime.Flow cannot be "
+                                   "scripted) instead of scripting it. ONNX needs "
                                    "pip install 'archc[export]'. docs/deploy.md shows each format in use.")
     x.add_argument("spec", metavar="SPEC", help="YAML spec file")
     x.add_argument("--format", required=True, choices=FORMATS, help="onnx, pt2 (torch.export) or torchscript")
