@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from archc.graph import Graph, Layer, Node
 from archc.layers import KINDS
+from archc.network_io import inputs_text, output_shapes, outputs_text
 from archc.shapes import format_shape
 
 
@@ -48,6 +49,8 @@ def report(graph: Graph) -> dict:
         "file": graph.file,
         "input": _json(graph.input_shape),
         "output": _json(graph.root.out_shape),
+        "inputs": {name: _json(shape) for name, shape in graph.input_shapes.items()},
+        "outputs": {key: _json(shape) for key, shape in output_shapes(graph).items()},
         "params": graph.root.params,
         "macs": _json(graph.root.macs),
         "constraints": [str(c) for c in graph.constraints.items] if graph.symbolic else [],
@@ -75,12 +78,12 @@ def table(graph: Graph, max_depth: int | None = None) -> str:
             continue
         rows.append(("  " * depth + node.name, label(node), format_shape(node.out_shape), f"{node.params:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [f"{graph.name} ({graph.file}): input {format_shape(graph.input_shape)}"]
+    lines = [f"{graph.name} ({graph.file}): {inputs_text(graph)}"]
     for i, r in enumerate(rows):
         lines.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}".rstrip())
         if i == 0:
             lines.append("  ".join("─" * w for w in widths))
     root = graph.root
     macs = f"{root.macs:,} MACs" if not graph.symbolic else "MACs depend on the input size"
-    lines.append(f"total: {root.params:,} parameters, {macs}, output {format_shape(root.out_shape)}")
+    lines.append(f"total: {root.params:,} parameters, {macs}, {outputs_text(graph)}")
     return "\n".join(lines + constraint_lines(graph))
