@@ -1,7 +1,7 @@
 """Reports: the per-node JSON report and the text table `archc check` prints."""
 from __future__ import annotations
 
-from archc.graph import Graph, Layer, Node
+from archc.graph import Flow, Graph, Layer, Node
 from archc.layers import KINDS
 from archc.network_io import inputs_text, output_shapes, outputs_text
 from archc.shapes import format_shape
@@ -54,6 +54,7 @@ def report(graph: Graph) -> dict:
         "params": graph.root.params,
         "macs": _json(graph.root.macs),
         "constraints": [str(c) for c in graph.constraints.items] if graph.symbolic else [],
+        "flows": flows(graph),
         "nodes": [
             {
                 "path": node.path,
@@ -67,6 +68,34 @@ def report(graph: Graph) -> dict:
             }
             for node, depth in _rows(graph.root, 0)
         ],
+    }
+
+
+def flows(graph: Graph) -> list[dict]:
+    """The dataflow of the network and of every block with its own (graph.Flow), outermost
+    first: inputs, values with their shapes and producers, steps, edges (value -> step) and
+    outputs. Value names and step targets are relative to the flow (as in its program);
+    `producer` and an edge's `to` are module paths, as in "nodes". Empty for a plain chain."""
+    return [_flow(node) for node in graph.nodes() if isinstance(node, Flow)]
+
+
+def _flow(flow: Flow) -> dict:
+    shapes = flow.value_shapes
+    in_shapes = flow.in_shapes or (flow.in_shape,)
+    values = [{"name": name, "shape": _json(shapes.get(name, shape)), "producer": None}
+              for name, shape in zip(flow.inputs, in_shapes)]
+    for step in flow.program:
+        values += [{"name": name, "shape": _json(shapes.get(name)), "producer": step.node.path} for name in step.writes]
+    return {
+        "path": flow.path,
+        "kind": flow.kind,
+        "inputs": [{"name": name, "shape": _json(shape)} for name, shape in zip(flow.inputs, in_shapes)],
+        "values": values,
+        "steps": [{"path": step.node.path, "target": step.target, "kind": step.node.kind, "reads": list(step.reads),
+                   "writes": list(step.writes), "merge": step.merge, "live": step.live} for step in flow.program],
+        "edges": [{"from": name, "to": step.node.path} for step in flow.program for name in step.reads],
+        "output_form": flow.output_form,
+        "outputs": {key: name for key, name in flow.outputs},
     }
 
 
