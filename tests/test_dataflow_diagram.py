@@ -16,7 +16,7 @@ from archc.emit.diagram_model import diagram
 from archc.emit.report import label
 from archc.graph import MERGES, Flow
 
-UNET = REPO / "tests" / "reference" / "tiny_unet.yaml"
+UNET = REPO / "tests" / "specs_multi_io" / "tiny_unet.yaml"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
