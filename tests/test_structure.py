@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import assert_every_node_matches_torch, check_layers, spec_text
+import yaml
+from conftest import assert_every_node_matches_torch, check_layers, check_text, spec_text
 
 import archc
 
@@ -100,13 +101,19 @@ STD_USES = [
     ("shuffle_unit", (8, 9, 9), {}),
     ("shuffle_down", (8, 9, 9), {"channels": 12}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
+    ("lraspp_head", {"low": (8, 12, 12), "high": (16, 5, 5)}, {"num_classes": 3, "inter_channels": 6}),
 ]
 
 
 @pytest.mark.parametrize("block,in_shape,params", [(s[0].split("-")[0], s[1], s[2]) for s in STD_USES],
                          ids=[s[0] for s in STD_USES])
 def test_standard_library_block_matches_torch(block, in_shape, params):
-    graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
+    if isinstance(in_shape, dict):   # a block of several inputs reads the network's, in order
+        doc = {"archc": 1, "name": "t", "inputs": {name: list(shape) for name, shape in in_shape.items()},
+               "imports": ["std"], "layers": [{block: {**params, "from": list(in_shape)}}]}
+        graph = check_text(yaml.safe_dump(doc, sort_keys=False))
+    else:
+        graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
     assert_every_node_matches_torch(graph)
 
 
