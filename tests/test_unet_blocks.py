@@ -134,9 +134,10 @@ class SmallUNet(nn.Module):
 
 def test_small_unet_stage_shapes_and_function_match_hand_written_unet():
     graph = archc.check(SPECS / "d2l" / "unet_small.yaml")
-    stages = {node.name: node.out_shape for node in graph.root.items if node.name}
-    assert stages == {"enc1": (16, 64, 64), "enc2": (32, 32, 32), "bottleneck": (64, 16, 16),
-                      "dec2": (32, 32, 32), "dec1": (16, 64, 64), "head": (2, 64, 64)}
+    stages = [(node.name, node.out_shape) for node in graph.root.items]
+    assert stages == [("enc1", (16, 64, 64)), ("1", (16, 32, 32)), ("enc2", (32, 32, 32)), ("3", (32, 16, 16)),
+                      ("bottleneck", (64, 16, 16)), ("dec2", (32, 32, 32)), ("dec1", (16, 64, 64)),
+                      ("head", (2, 64, 64))]
     ours = archc.build(graph).eval()
     theirs = SmallUNet().eval()
     assert [t.shape for t in ours.state_dict().values()] == [t.shape for t in theirs.state_dict().values()]
@@ -147,14 +148,14 @@ def test_small_unet_stage_shapes_and_function_match_hand_written_unet():
 
 
 def test_resnet34_without_top_ends_at_layer4():
-    # checked as if it were a file in specs/segmentation, so the import path is relative to it
-    graph = archc.check(SPECS / "segmentation" / "t.yaml", text=textwrap.dedent("""\
+    # a spec given as text imports relative to the working directory: the path is absolute
+    graph = archc.check("t.yaml", text=textwrap.dedent(f"""\
         archc: 1
         name: t
         input: [3, 64, 64]
-        imports: [../torchvision/resnet34.yaml]
+        imports: ['{SPECS / "torchvision" / "resnet34.yaml"}']
         layers:
-          - resnet34: {name: encoder, include_top: false}
+          - resnet34: {{name: encoder, include_top: false}}
         """))
     assert graph.root.out_shape == (512, 2, 2)
     keys = list(archc.build(graph).state_dict())
