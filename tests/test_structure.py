@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import assert_every_node_matches_torch, check_layers, spec_text
+from conftest import assert_every_node_matches_torch, check_layers, check_text, spec_text
 
 import archc
 
@@ -95,13 +95,25 @@ STD_USES = [
     ("shuffle_unit", (8, 9, 9), {}),
     ("shuffle_down", (8, 9, 9), {"channels": 12}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
+    ("double_conv", (3, 9, 9), {"channels": 4}),
+    ("unet_decoder_block_without_skip", (8, 5, 5), {"channels": 4}),
+    # blocks with several inputs: the network's inputs, by name, bound to them in order
+    ("unet_up", {"x": (8, 4, 4), "skip": (4, 8, 8)}, {"channels": 4}),
+    ("unet_decoder_block", {"x": (8, 4, 4), "skip": (6, 7, 7)}, {"channels": 5}),
 ]
 
 
 @pytest.mark.parametrize("block,in_shape,params", [(s[0].split("-")[0], s[1], s[2]) for s in STD_USES],
                          ids=[s[0] for s in STD_USES])
 def test_standard_library_block_matches_torch(block, in_shape, params):
-    graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
+    if isinstance(in_shape, dict):
+        import yaml
+
+        layer = {block: {**params, "from": list(in_shape)}}
+        graph = check_text(yaml.safe_dump({"archc": 1, "name": "t", "inputs": {k: list(v) for k, v in in_shape.items()},
+                                           "imports": ["std"], "layers": [layer]}, sort_keys=False))
+    else:
+        graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
     assert_every_node_matches_torch(graph)
 
 
