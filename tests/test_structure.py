@@ -102,6 +102,11 @@ STD_USES = [
     ("shuffle_down", (8, 9, 9), {"channels": 12}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
     ("lraspp_head", {"low": (8, 12, 12), "high": (16, 5, 5)}, {"num_classes": 3, "inter_channels": 6}),
+    ("double_conv", (3, 9, 9), {"channels": 4}),
+    ("unet_decoder_block_without_skip", (8, 5, 5), {"channels": 4}),
+    # blocks with several inputs: the network's inputs, by name, bound to them in order
+    ("unet_up", {"x": (8, 4, 4), "skip": (4, 8, 8)}, {"channels": 4}),
+    ("unet_decoder_block", {"x": (8, 4, 4), "skip": (6, 7, 7)}, {"channels": 5}),
 ]
 
 
