@@ -75,3 +75,83 @@ def test_scale_negates_and_halves_exactly():
 def test_each_kind_explains_itself(layer, words):
     graph = check_layers([layer], (3, 4, 5))
     assert words in "\n".join(explain_node(graph.root.items[0]))
+
+
+# -- std/yolo's blocks against Ultralytics' modules, written here from ultralytics.nn.modules --
+class _Conv(torch.nn.Module):
+    def __init__(self, c1, c2, k=1, s=1):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c1, c2, k, s, k // 2, bias=False)
+        self.bn = torch.nn.BatchNorm2d(c2, eps=0.001, momentum=0.03)
+        self.act = torch.nn.SiLU()
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class _Bottleneck(torch.nn.Module):
+    def __init__(self, c, shortcut):
+        super().__init__()
+        self.cv1, self.cv2, self.add = _Conv(c, c, 3), _Conv(c, c, 3), shortcut
+
+    def forward(self, x):
+        return x + self.cv2(self.cv1(x)) if self.add else self.cv2(self.cv1(x))
+
+
+class _C2f(torch.nn.Module):
+    def __init__(self, c1, c2, n, shortcut):
+        super().__init__()
+        self.c = c2 // 2
+        self.cv1 = _Conv(c1, 2 * self.c)
+        self.cv2 = _Conv((2 + n) * self.c, c2)
+        self.m = torch.nn.ModuleList(_Bottleneck(self.c, shortcut) for _ in range(n))
+
+    def forward(self, x):
+        y = list(self.cv1(x).chunk(2, 1))
+        y.extend(m(y[-1]) for m in self.m)
+        return self.cv2(torch.cat(y, 1))
+
+
+class _SPPF(torch.nn.Module):
+    def __init__(self, c1, c2):
+        super().__init__()
+        self.cv1, self.cv2 = _Conv(c1, c1 // 2), _Conv(c1 // 2 * 4, c2)
+        self.m = torch.nn.MaxPool2d(5, 1, 2)
+
+    def forward(self, x):
+        y = [self.cv1(x)]
+        y.extend(self.m(y[-1]) for _ in range(3))
+        return self.cv2(torch.cat(y, 1))
+
+
+def _yolo_block(layer, in_shape):
+    text = ("archc: 1\nname: t\ninput: " + str(list(in_shape)) + "\nimports: [std/yolo]\nlayers:\n  - "
+            + layer + "\n")
+    return archc.build(archc.check("t.yaml", text=text))[0]
+
+
+@pytest.mark.parametrize("n,shortcut", [(1, True), (2, True), (3, False)])
+def test_c2f_computes_ultralytics_c2f_with_its_keys(n, shortcut):
+    ours = _yolo_block(f"c2f: {{channels: 32, n: {n}, shortcut: {str(shortcut).lower()}}}", (24, 9, 7))
+    theirs = _C2f(24, 32, n, shortcut)
+    with torch.no_grad():
+        for tensor in theirs.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5)  # positive: running_var too
+    # the same keys and shapes (Ultralytics registers cv2 before m: only the order differs)
+    assert sorted((k, v.shape) for k, v in ours.state_dict().items()) == \
+        sorted((k, v.shape) for k, v in theirs.state_dict().items())
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 24, 9, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=0)
+
+
+def test_sppf_computes_ultralytics_sppf():
+    ours = _yolo_block("sppf: {channels: 16}", (12, 11, 6))
+    theirs = _SPPF(12, 16)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 12, 11, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=0)
