@@ -14,7 +14,7 @@ from archc import runtime
 
 # the container classes a block's class may derive from, by the name its qualified name carries
 BASES: dict[str, type] = {"Sequential": nn.Sequential, "Chain": runtime.Chain, "Residual": runtime.Residual,
-                          "Parallel": runtime.Parallel, "Dense": runtime.Dense}
+                          "Parallel": runtime.Parallel, "Dense": runtime.Dense, "Flow": runtime.Flow}
 _SEPARATOR = "__"
 
 

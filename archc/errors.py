@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "needs-concrete": "a structural value (repeat count, when) depends on the incoming shape",
     # blocks and imports
     "unknown-import": "an 'imports:' entry that names no standard library file",
+    "bad-import": "an imported network spec that cannot be used as a component (it has 'defaults:')",
     "block-shadowed": "a block defined twice, or named like a built-in kind",
     "block-cycle": "blocks that use each other in a cycle",
     "unknown-parameter": "a block used with a parameter it does not declare",

@@ -22,9 +22,12 @@ class Node:
     path: str  # dotted module path from the root, as in state_dict keys
     loc: Loc | None
     notes: tuple[str, ...] = ()  # where a block was used, for errors inside its definition
-    sources: tuple[str, ...] = ()  # `from:`: names of earlier siblings (or 'input') to read
+    sources: tuple = ()  # `from:`: references to earlier values (names, dotted paths, -1 …)
     merge: str | None = None  # how several sources combine
+    merge_dim: int = 1  # the dim a concatenation joins (counting the batch as 0)
+    size_of: str | None = None  # interpolate's `size_of:`: a reference whose spatial size it takes
     trainable: bool = True  # `trainable: false` freezes this node's parameters (and its children's)
+    dead: bool = False  # in a Flow, no output depends on it: it holds parameters but never runs
     # filled by infer
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
@@ -60,9 +63,50 @@ class Seq(Node):
 
     items: list[Node] = field(default_factory=list)
     cls_name: str | None = None
+    opened: bool = False  # an enclosing Flow's program calls its children one by one
+    declared_inputs: tuple[str, ...] | None = None  # a block's (or the network's) `inputs:`
+    declared_outputs: Any = None  # its `outputs:`: a dict of key -> reference, a list, or None
+    run_order: list | None = None  # the items in the order they run, when a block's `order:` registers them otherwise
 
     def children(self):
         return self.items
+
+
+@dataclass(eq=False)
+class Step:
+    """One call in a Flow's program: the module `target` (a path below the flow) applied to
+    the values `reads` (merged into one tensor first when `merge` is set, else each passed
+    as an argument), its result bound to `writes` (one name; one per output of a module
+    that returns a tuple ('seq') or a dict ('dict', by `keys`))."""
+
+    node: Node
+    target: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    merge: str | None = None
+    dim: int = 1
+    unpack: str = "one"  # one | seq | dict
+    keys: tuple[str, ...] = ()
+    live: bool = True  # does an output depend on it? (a dead step is inferred, never run)
+
+
+@dataclass(eq=False)
+class Flow(Seq):
+    """A module with its own dataflow: named inputs, a program of Steps over named values,
+    and declared outputs. The network or a block becomes one when its layers read values a
+    plain chain cannot (dotted paths, outer names, several inputs or outputs, size_of …).
+
+    `items` is still the module tree (names are the API); a nested sequence marked
+    `opened` has its children called one by one by the program (torchvision's
+    IntermediateLayerGetter does the same), so their insides can be read."""
+
+    inputs: tuple[str, ...] = ("input",)
+    program: list[Step] = field(default_factory=list)
+    outputs: tuple[tuple[str, str], ...] = ()  # (key, value) pairs
+    output_form: str = "one"  # one | dict | tuple
+    value_shapes: dict = field(default_factory=dict)  # value name -> shape, filled by infer
+    in_shapes: tuple = ()  # one shape per input, set by infer
+    out_shapes: dict = field(default_factory=dict)  # output key -> shape (dict or tuple forms)
 
 
 @dataclass(eq=False)
@@ -110,12 +154,17 @@ class Graph:
 
     name: str
     description: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]  # the first input's
     root: Seq
     file: str
     constraints: Any = None  # symbolic.Constraints when the input has named sizes
     input_loc: Loc | None = None  # where the spec wrote `input:` (None when --input replaced it)
     warnings: list = field(default_factory=list)  # ArchcWarnings: likely mistakes that are not errors
+    inputs: dict = field(default_factory=dict)  # input name -> shape (one entry, 'input', for `input:`)
+
+    @property
+    def input_shapes(self) -> dict:
+        return self.inputs or {"input": self.input_shape}
 
     @property
     def symbolic(self) -> bool:

@@ -1,4 +1,4 @@
-"""load → expand → infer → aliasing, the torch-free front half of the compiler."""
+"""load → expand → wire → infer → aliasing, the torch-free front half of the compiler."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +8,7 @@ from archc.passes.aliasing import check_aliasing
 from archc.passes.expand import expand
 from archc.passes.infer import infer
 from archc.passes.limits import Limits
+from archc.passes.wire import wire
 from archc.spec.load import Spec, load_spec
 
 
@@ -22,4 +23,4 @@ def check(source: str | Path | Spec, *, text: str | bytes | None = None, limits:
     in-place layers that would overwrite a value read after them.
     `input_shape` replaces the spec's input (e.g. binds `input: [3, H, W]` to (3, 96, 96))."""
     spec = source if isinstance(source, Spec) else load_spec(source, text=text)
-    return check_aliasing(infer(expand(spec, limits, input_shape), limits))
+    return check_aliasing(infer(wire(expand(spec, limits, input_shape)), limits))

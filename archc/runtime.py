@@ -76,6 +76,95 @@ class Chain(nn.Module):
         return x
 
 
+class Flow(nn.Module):
+    """A module whose layers read any earlier value by name: a dataflow program.
+
+    program: per step (module path below this one, the values it reads, how to merge them
+    ('' passes each as an argument), the concat dim, the names it writes, and how to unpack
+    its result: 'one', 'seq' (a tuple) or 'dict' (by keys)). inputs names forward()'s
+    arguments; outputs is ('one' | 'dict' | 'tuple', ((key, value name), …)).
+    """
+
+    def __init__(self, layers: dict[str, nn.Module], program: tuple, inputs: tuple[str, ...],
+                 outputs: tuple):
+        super().__init__()
+        for name, layer in layers.items():
+            self.add_module(name, layer)
+        self.program = tuple((tuple(path.split(".")), tuple(reads), how, dim, tuple(writes), unpack, tuple(keys))
+                             for path, reads, how, dim, writes, unpack, keys in program)
+        self.input_names = tuple(inputs)
+        self.output_form, self.output_values = outputs[0], tuple(tuple(pair) for pair in outputs[1])
+
+    def forward(self, *inputs: torch.Tensor):
+        values = dict(zip(self.input_names, inputs))
+        for path, reads, how, dim, writes, unpack, keys in self.program:
+            layer = self
+            for part in path:  # looked up on each call, so a replaced submodule is the one used
+                layer = layer._modules[part]
+            args = [values[name] for name in reads]
+            if how == "concat":
+                args = [torch.cat(args, dim=dim)]
+            elif how:
+                args = [merge(args, how)]
+            out = layer(*args)
+            if unpack == "one":
+                values[writes[0]] = out
+            elif unpack == "seq":
+                for name, piece in zip(writes, out):
+                    values[name] = piece
+            else:
+                for name, key in zip(writes, keys):
+                    values[name] = out[key]
+        if self.output_form == "one":
+            return values[self.output_values[0][1]]
+        if self.output_form == "tuple":
+            return tuple(values[name] for _, name in self.output_values)
+        return {key: values[name] for key, name in self.output_values}
+
+
+class Chunk(nn.Module):
+    """torch.chunk into equal pieces along dim (a tuple of views)."""
+
+    def __init__(self, chunks: int, dim: int = 1):
+        super().__init__()
+        self.chunks, self.dim = chunks, dim
+
+    def forward(self, x: torch.Tensor):
+        return x.chunk(self.chunks, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}"
+
+
+class Split(nn.Module):
+    """torch.split into pieces of the given sizes along dim (a tuple of views)."""
+
+    def __init__(self, sizes: tuple[int, ...], dim: int = 1):
+        super().__init__()
+        self.sizes, self.dim = tuple(sizes), dim
+
+    def forward(self, x: torch.Tensor):
+        return x.split(list(self.sizes), dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}, dim={self.dim}"
+
+
+class ResizeLike(nn.Module):
+    """F.interpolate(x, size=like.shape[2:]): resize to another tensor's spatial size
+    (torchvision's segmentation heads resize to the input's size this way)."""
+
+    def __init__(self, mode: str = "nearest", align_corners: bool | None = None):
+        super().__init__()
+        self.mode, self.align_corners = mode, align_corners
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, size=like.shape[2:], mode=self.mode, align_corners=self.align_corners)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, align_corners={self.align_corners}"
+
+
 class Residual(nn.Module):
     """merge(body(x), shortcut(x)), then the `after` layers; no shortcut means identity.
 

@@ -60,6 +60,9 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "empty-repeat": ({"spec.yaml": H + "layers:\n  - repeat: {name: stage, times: 0, layers: [relu]}\n"}, []),
     "needs-concrete": ({"spec.yaml": H + "layers:\n  - repeat: {times: '${in.channels}', layers: [relu]}\n"}, []),
     "unknown-import": ({"spec.yaml": H + "imports: [std/resnets]\nlayers: [relu]\n"}, []),
+    "bad-import": ({"spec.yaml": H + "imports: [net.yaml]\nlayers: [net]\n",
+                    "net.yaml": "archc: 1\nname: net\ninput: [3, 8, 8]\ndefaults: {relu: {inplace: true}}\nlayers: [relu]\n"},
+                   []),
     "block-shadowed": ({"spec.yaml": H + "imports: [std]\nblocks:\n  vgg_block:\n    layers: [relu]\nlayers: [relu]\n"}, []),
     "block-cycle": ({"spec.yaml": H + "blocks:\n  down: {layers: [max_pool2d: {kernel_size: 2}, up]}\n"
                      "  up: {layers: [down]}\nlayers: [down]\n"}, []),

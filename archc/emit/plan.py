@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.graph import Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
 from archc.layers.base import TorchCall
 
@@ -28,10 +28,19 @@ class ModulePlan:
 
 def plan(node: Node) -> ModulePlan:
     if isinstance(node, Layer):
-        return ModulePlan(node, call=KINDS[node.kind].torch_call(node.kind, node.args, node.in_shape),
-                          frozen=not node.trainable, init=node.init or {})
+        call = KINDS[node.kind].torch_call(node.kind, node.args, node.in_shape)
+        if node.size_of is not None:  # resized to another value's size, known only at run time
+            call = TorchCall("ResizeLike", kwargs={"mode": node.args.mode, "align_corners": node.args.align_corners},
+                             runtime=True)
+        return ModulePlan(node, call=call, frozen=not node.trainable, init=node.init or {})
     kids = {child.name: plan(child) for child in node.children()}
     cls = getattr(node, "cls_name", None)
+    if isinstance(node, Flow):
+        return ModulePlan(node, container="Flow", cls_name=cls, children=kids, options={
+            "program": tuple((s.target, s.reads, s.merge or "", s.dim, s.writes, s.unpack, s.keys) for s in node.program if s.live),
+            "inputs": node.inputs, "outputs": (node.output_form, node.outputs)})
+    if isinstance(node, Seq) and node.opened:  # its children are called by the enclosing Flow
+        return ModulePlan(node, container="Sequential", cls_name=cls, children=kids)
     if isinstance(node, Seq):
         wiring = {c.name: (c.sources, c.merge or "add") for c in node.items if c.sources}
         if wiring:

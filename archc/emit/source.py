@@ -22,7 +22,7 @@ from archc.shapes import format_shape
 
 _RUNTIME = Path(__file__).resolve().parent.parent / "runtime.py"
 _BASES = {"Sequential": "nn.Sequential", "Chain": "Chain", "Residual": "Residual",
-          "Parallel": "Parallel", "Dense": "Dense"}
+          "Parallel": "Parallel", "Dense": "Dense", "Flow": "Flow"}
 _IMPORTS = (
     "from __future__ import annotations\n\n"
     "from collections import OrderedDict\n\n"
@@ -157,6 +157,9 @@ class _Printer:
         o = p.options
         if p.container in ("Sequential", "Dense"):
             return f"{cls}({kids})"
+        if p.container == "Flow":
+            return (f"{cls}({kids}, program={py_literal(o['program'])},\n{pad}    inputs={py_literal(o['inputs'])}, "
+                    f"outputs={py_literal(o['outputs'])})")
         if p.container == "Chain":
             return f"{cls}({kids}, wiring={py_literal(o['wiring'])})"
         if p.container == "Parallel":

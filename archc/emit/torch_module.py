@@ -26,6 +26,9 @@ def instantiate(p: ModulePlan) -> nn.Module:
     kids = OrderedDict((name, instantiate(child)) for name, child in p.children.items())
     if p.container == "Sequential":
         return _class(p.cls_name, nn.Sequential)(kids)
+    if p.container == "Flow":
+        o = p.options
+        return _class(p.cls_name, runtime.Flow)(kids, o["program"], o["inputs"], o["outputs"])
     if p.container == "Chain":
         return _class(p.cls_name, runtime.Chain)(kids, p.options["wiring"])
     if p.container == "Residual":

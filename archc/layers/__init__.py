@@ -9,6 +9,7 @@ from archc.layers.frozen_norm import FrozenBatchNorm
 from archc.layers.grid import GridCoords
 from archc.layers.layout import Permute, Reshape, Unflatten
 from archc.layers.linear import Linear
+from archc.layers.merge import Combine, Concat
 from archc.layers.norm import BatchNorm, LocalResponseNorm
 from archc.layers.norm_extra import GroupNorm, InstanceNorm, LayerNorm, LayerNorm2d
 from archc.layers.pool import AdaptivePool, AdaptivePool1d, AvgPool, AvgPool1d, MaxPool
@@ -17,13 +18,14 @@ from archc.layers.regularize import StochasticDepth
 from archc.layers.resample import Interpolate, PixelShuffle, PixelUnshuffle
 from archc.layers.scalar import FullLike, Scale
 from archc.layers.shape import ChannelShuffle, Dropout, Flatten, Identity, SliceChannels
+from archc.layers.split import Chunk, Split
 
 _KIND_CLASSES: list[type[Kind]] = [
     Conv, MaxPool, AvgPool, AvgPool1d, AdaptivePool, AdaptivePool1d, BatchNorm, LocalResponseNorm,
     Linear, Flatten, Dropout, Identity, SliceChannels, ChannelShuffle, *ACTIVATION_KINDS,
     ConvTranspose, Interpolate, PixelShuffle, PixelUnshuffle, FrozenBatchNorm,
     LayerNorm, LayerNorm2d, GroupNorm, InstanceNorm, Permute, Reshape, Unflatten, Reduce, StochasticDepth,
-    GridCoords, Scale, FullLike,
+    Concat, Combine, Chunk, Split, GridCoords, Scale, FullLike,
 ]
 
 

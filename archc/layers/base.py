@@ -96,6 +96,10 @@ class Kind:
     def infer(self, kind: str, a: Args, shape: tuple[int, ...]) -> Inferred:
         raise NotImplementedError
 
+    def output_shapes(self, kind: str, a: Args, shape: tuple[int, ...]) -> list[tuple[int, ...]] | None:
+        """For a kind with several outputs (chunk, split): each output's shape; None for one."""
+        return None
+
     def torch_call(self, kind: str, a: Args, shape: tuple[int, ...]) -> TorchCall:
         raise NotImplementedError
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from itertools import count
 
 from archc.errors import ArchcError, ErrorSink, Loc
-from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.graph import Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq
 
 # Kinds whose output may be the input tensor or a view of its storage, in train or eval
 # mode (a test checks this list against torch for every kind).
-VIEW_KINDS = frozenset({"identity", "flatten", "slice_channels", "dropout", "dropout1d", "dropout2d", "dropout3d",
+VIEW_KINDS = frozenset({"identity", "concat", "add", "mul", "chunk", "split", "flatten", "slice_channels", "dropout", "dropout1d", "dropout2d", "dropout3d",
                         "permute", "reshape", "unflatten", "stochastic_depth"})
 
 
@@ -95,6 +95,30 @@ class _Tracker:
             saved[child.name] = x
         return x
 
+    def run_flow(self, node: Flow, x: Value, extra: tuple[Value, ...] = ()) -> Value:
+        """A program, step by step as runtime.Flow runs it (the merge kinds are the identity
+        on what the step merged; a chunk's pieces are views of its input)."""
+        values = dict(zip(node.inputs, (x, *extra)))
+        for step in (s for s in node.program if s.live):
+            reader = _describe(step.node)
+            args = [values[name] for name in step.reads]
+            for value in args:
+                self.read(value, reader)
+            if step.merge:
+                # merging one tensor by add or mul returns it; anything else makes a new one
+                args = [args[0] if len(args) == 1 and step.merge != "concat" else self.fresh()]
+            child = step.node
+            out = self.run_flow(child, args[0], tuple(args[1:])) if isinstance(child, Flow) else self.node(child, args[0])
+            if step.unpack == "one" or isinstance(child, Layer):  # a chunk's pieces share its input's storage
+                for name in step.writes:
+                    values[name] = out
+            else:
+                for name in step.writes:
+                    values[name] = self.fresh()
+        for _, name in node.outputs:
+            self.read(values[name], f"the outputs of {_describe(node)}")
+        return values[node.outputs[0][1]]
+
     def run_residual(self, node: Residual, x: Value) -> Value:
         out = x
         for child in node.body:  # runtime.Residual runs the body first, then the shortcut on x
@@ -144,6 +168,9 @@ def check_aliasing(graph: Graph) -> Graph:
     """Raise located errors for in-place layers that overwrite a value read after them."""
     sink = ErrorSink()
     tracker = _Tracker(sink)
-    tracker.node(graph.root, tracker.fresh())
+    if isinstance(graph.root, Flow):
+        tracker.run_flow(graph.root, tracker.fresh(), tuple(tracker.fresh() for _ in graph.root.inputs[1:]))
+    else:
+        tracker.node(graph.root, tracker.fresh())
     sink.raise_if_any()
     return graph

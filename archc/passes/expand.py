@@ -28,6 +28,7 @@ from archc.spec.yaml_source import YMap, key_loc, value_loc
 from archc.symbolic import SymSize
 
 META_KEYS = ("name", "from", "merge", "when", "trainable")
+MERGE_KINDS = ("concat", "add", "mul")  # multi-input kinds: their `from:` values are merged by the kind's rule
 
 
 def class_name(name: str) -> str:
@@ -78,7 +79,7 @@ class Expander:
         self.lower_bound = LowerBound({name: info.raw for name, info in spec.blocks.items()}, spec.doc.defaults,
                                       limits.max_work + 1)
         self.given_input = input_shape
-        given = input_shape if input_shape is not None else spec.doc.input
+        given = input_shape if input_shape is not None else next(iter(spec.doc.input_shapes().values()))
         # named sizes (input: [3, H, W]) become symbolic sizes
         self.input_shape = tuple(SymSize(v) if isinstance(v, str) else v for v in given)
 
@@ -133,11 +134,34 @@ class Expander:
     def run(self) -> Graph:
         doc, raw = self.spec.doc, self.spec.raw
         root = Seq(kind="network", name="", path="", loc=raw.loc, cls_name=class_name(doc.name))
-        root.items = self.layer_list(raw["layers"], value_loc(raw, "layers", raw.loc), Scope({}), "layers")
-        self.name_children(root.items, Scope({}))
+        scope = Scope(self.network_params())
+        root.items = self.layer_list(raw["layers"], value_loc(raw, "layers", raw.loc), scope, "layers")
+        self.name_children(root.items, scope)
+        if doc.inputs is not None:
+            root.declared_inputs = tuple(doc.inputs)
+        root.declared_outputs = doc.outputs
         assign_paths(root, "")
-        input_loc = value_loc(raw, "input", raw.loc) if self.given_input is None else None
-        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file, input_loc=input_loc)
+        key = "input" if doc.inputs is None else "inputs"
+        input_loc = value_loc(raw, key, raw.loc) if self.given_input is None else None
+        inputs = {name: tuple(SymSize(v) if isinstance(v, str) else v for v in shape)
+                  for name, shape in doc.input_shapes().items()}
+        inputs[next(iter(inputs))] = self.input_shape  # --input replaces the first input's shape
+        return Graph(doc.name, doc.description, self.input_shape, root, self.spec.file, input_loc=input_loc,
+                     inputs=inputs)
+
+    def network_params(self) -> dict:
+        """The network's own `params:` at their defaults (a spec reusing it may set them)."""
+        raw = self.spec.raw.get("params")
+        bound: dict[str, Any] = {}
+        for name, default in self.spec.doc.params.items():
+            loc = value_loc(raw, name, self.spec.raw.loc)
+            if isinstance(default, str) and default in PARAM_TYPES:
+                self.error("missing-parameter", f"the network's parameter '{name}' needs a default value", loc,
+                           Scope({}), expected=f"'{name}: <a {default} value>'", found=f"'{name}: {default}'",
+                           hint="a network is built on its own too, so every parameter needs a default")
+                continue
+            bound[name] = self.value(default, loc, Scope(bound))
+        return bound
 
     # -- lists ----------------------------------------------------------------------------
     def layer_list(self, items: Any, loc: Loc | None, scope: Scope, what: str) -> list[Node]:
@@ -223,6 +247,12 @@ class Expander:
                       expected="a built-in kind, a structural kind or a block in scope", found=f"'{kind}'", hint=hint)
         for node in nodes[:1]:
             node.sources, node.merge = meta["from"], meta["merge"]
+        if kind in MERGE_KINDS:
+            self.merge_kind(kind, nodes[0], meta, args, loc, scope)
+        elif len(meta["from"]) > 1 and meta["merge"] is None and not self.takes_several(kind):
+            self.fail("bad-merge", "several 'from' sources need a 'merge'", value_loc(args, "from", loc), scope,
+                      expected="merge: concat | add | mul", found="no merge",
+                      hint="or a concat, add or mul layer: concat: {from: [a, b]}")
         if not meta["trainable"]:
             for node in nodes:
                 for inner in node.walk():
@@ -245,22 +275,28 @@ class Expander:
             self.check_name(name, value_loc(raw, "name", loc), scope, "layer name")
             out["name"] = name
         if "from" in args:
-            sources = self.value(args["from"], value_loc(raw, "from", loc), scope)
-            sources = [sources] if isinstance(sources, str) else sources
-            if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
-                self.fail("bad-from", "'from' must name one earlier layer or a list of them",
-                          value_loc(raw, "from", loc), scope, found=repr(sources))
-            out["from"] = tuple(sources)
+            out["from"] = tuple(self.references(args["from"], value_loc(raw, "from", loc), scope, "from"))
         if "merge" in args:
             merge = args["merge"]
             if merge not in MERGES:
                 self.fail("bad-merge", f"unknown merge '{merge}'", value_loc(raw, "merge", loc), scope,
                           expected=" | ".join(MERGES), found=repr(merge), hint=did_you_mean(merge, MERGES))
             out["merge"] = merge
-        if len(out["from"]) > 1 and out["merge"] is None:
-            self.fail("bad-merge", "several 'from' sources need a 'merge'", value_loc(raw, "from", loc), scope,
-                      expected="merge: concat | add | mul", found="no merge")
         return out
+
+    def references(self, raw: Any, loc: Loc | None, scope: Scope, what: str) -> list:
+        """`from:` (or `size_of:`): one reference or a list of them. A reference is a name, a
+        dotted path (backbone.layer3) or a negative position (-1: the previous value);
+        passes/wire.py resolves them."""
+        refs = self.value(raw, loc, scope)
+        refs = [refs] if isinstance(refs, (str, int)) and not isinstance(refs, bool) else refs
+        if not isinstance(refs, list) or not refs or not all(_is_reference(r) for r in refs) \
+                or (what == "size_of" and len(refs) != 1):
+            self.fail("bad-from", f"'{what}' must name " + ("one earlier value" if what == "size_of" else
+                                                             "one earlier value or a list of them"),
+                      loc, scope, found=repr(refs),
+                      expected="a layer's name, a dotted path such as backbone.layer3, or -1 for the previous value")
+        return refs
 
     # -- values ---------------------------------------------------------------------------
     def value(self, raw: Any, loc: Loc | None, scope: Scope) -> Any:
@@ -282,11 +318,46 @@ class Expander:
                       found=repr(raw), hint="the structure of a network is fixed before shapes are known")
         return value
 
+    def reorder(self, node: Seq, order: list[str], loc: Loc | None, scope: Scope) -> None:
+        """Register the block's modules listed in `order` first, in that order, then the rest
+        as written (the state_dict order); they still run as written."""
+        names = [item.name for item in node.items]
+        unknown = [name for name in order if name not in names]
+        if unknown or len(set(order)) != len(order):
+            self.fail("bad-value", "'order' must name layers of the block, each once", loc, scope,
+                      expected="some of " + ", ".join(names), found=", ".join(map(str, order)),
+                      hint="name the block's layers (name: …) so that order can list them")
+        by_name = {item.name: item for item in node.items}
+        node.run_order = node.items
+        node.items = [by_name[name] for name in order] + [item for item in node.items if item.name not in order]
+
+    def takes_several(self, kind: str) -> bool:
+        """A block with several declared inputs takes its `from:` values as separate inputs."""
+        info = self.spec.blocks.get(kind)
+        return info is not None and info.definition.inputs is not None and len(info.definition.inputs) > 1
+
+    def merge_kind(self, kind: str, node: Layer, meta: dict, args: YMap, loc: Loc | None, scope: Scope) -> None:
+        """concat, add and mul read their `from:` values and combine them by their own rule."""
+        if not meta["from"]:
+            self.fail("bad-from", f"'{kind}' needs 'from:', the values it combines", loc, scope,
+                      expected=f"{kind}: {{from: [-1, skip]}}", found="no 'from'")
+        if meta["merge"] is not None and meta["merge"] != kind:
+            self.fail("bad-merge", f"'{kind}' combines by {kind}; it takes no other 'merge'",
+                      value_loc(args, "merge", loc), scope, expected=f"no merge, or merge: {kind}", found=meta["merge"])
+        node.merge = kind
+        if kind == "concat" and node.args is not None:
+            node.merge_dim = node.args.dim
+
     # -- built-in layers ------------------------------------------------------------------
     def layer(self, kind: str, args: YMap, loc: Loc | None, scope: Scope, meta: dict) -> Layer:
         defaults = self.spec.doc.defaults.get(kind, {})
         if defaults:  # copied into, and validated with, each layer
             self.spend(self.lower_bound.defaults_cost(kind), loc, scope)
+        size_of = None
+        if "size_of" in args and kind == "interpolate":
+            # the size comes from another value at run time; infer fills `size` in from its shape
+            size_of = self.references(args["size_of"], value_loc(args, "size_of", loc), scope, "size_of")[0]
+            args = _without(args, "size_of")
         merged = {**defaults, **{k: self.value(v, value_loc(args, k, loc), scope) for k, v in args.items()}}
         init = None
         if "init" in merged:
@@ -298,8 +369,14 @@ class Expander:
                 init = parse_init(raw_init)
             except InitError as exc:
                 self.fail("bad-init", exc.message, init_loc, scope, expected=exc.expected, found=exc.found)
-        node = Layer(kind=kind, name="", path="", loc=loc, notes=scope.notes, raw_args=merged, args_loc=args, init=init)
-        if not _has_deferred(merged):
+        node = Layer(kind=kind, name="", path="", loc=loc, notes=scope.notes, raw_args=merged, args_loc=args, init=init,
+                     size_of=size_of)
+        if size_of is not None:
+            if merged.get("size") is not None or merged.get("scale_factor") is not None:
+                self.fail("bad-value", "interpolate takes its size from 'size_of', so it needs no size or scale_factor",
+                          value_loc(args, "size" if "size" in merged else "scale_factor", loc), scope,
+                          expected="size_of: alone", found="size_of with " + ("size" if "size" in merged else "scale_factor"))
+        elif not _has_deferred(merged):
             node.args = validate_args(kind, merged, args, loc, self.sink, scope.notes)
         return node
 
@@ -349,7 +426,14 @@ class Expander:
         # a residual module with conv1, bn1 … directly, not wrapped in a Sequential).
         # An explicitly named inner container keeps its own level (names are an API), and so
         # does another block's instance: only a container written inline here is absorbed.
-        if (len(items) == 1 and isinstance(items[0], (Seq, Residual, Parallel, Dense))
+        definition = info.definition
+        if definition.order is not None:
+            self.reorder(node, definition.order, value_loc(info.raw, "order", info.loc), inner)
+        declared = definition.inputs is not None or definition.outputs is not None or definition.order is not None
+        if declared:
+            node.declared_inputs = tuple(definition.inputs) if definition.inputs is not None else None
+            node.declared_outputs = definition.outputs
+        if (not declared and len(items) == 1 and isinstance(items[0], (Seq, Residual, Parallel, Dense))
                 and not items[0].sources and items[0].name.isdigit() and items[0].cls_name is None):
             only = items[0]
             only.cls_name, only.kind, only.loc, only.name = class_name(info.name), info.name, loc, ""
@@ -531,6 +615,18 @@ def _anchor(value: Any, anchor: Anchor) -> Any:
     if isinstance(value, list):
         return [_anchor(v, anchor) for v in value]
     return value
+
+
+def _is_reference(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, int) and value < 0) or (isinstance(value, str) and 0 < len(value) <= 200)
+
+
+def _without(args: YMap, key: str) -> YMap:
+    rest = YMap((k, v) for k, v in args.items() if k != key)
+    rest.loc, rest.key_locs, rest.value_locs = args.loc, args.key_locs, args.value_locs
+    return rest
 
 
 def _has_deferred(value: Any) -> bool:

@@ -7,7 +7,7 @@ ArchcErrors that name the layer and echo its input.
 from __future__ import annotations
 
 from archc.errors import ArchcError, ArchcWarning, ErrorSink, did_you_mean
-from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.graph import Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
 from archc.layers.init import check_against
 from archc.passes.expand import validate_args
@@ -40,7 +40,7 @@ class Inferrer:
                       found=f"{format_shape(node.out_shape)} = {elements:,}")
         if not isinstance(node, Layer):  # a container counts what is inside it
             node.params = sum(c.params for c in node.children())
-            node.macs = sum(c.macs for c in node.children())
+            node.macs = sum(c.macs for c in node.children() if not c.dead)  # what a forward pass does
         return node.out_shape
 
     def infer_layer(self, node: Layer, shape):
@@ -92,6 +92,41 @@ class Inferrer:
             outputs[child.name] = shape
         return shape
 
+    def infer_flow(self, node: Flow, shape):
+        """Run the program: each step's shape rule on the shapes of the values it reads."""
+        shapes = node.in_shapes if len(node.in_shapes) == len(node.inputs) else (shape,)
+        env = dict(zip(node.inputs, shapes))
+        for step in node.program:
+            args = [env[name] for name in step.reads]
+            child = step.node
+            if step.merge:
+                args = [self.merged(child, step.merge, list(zip(step.reads, args)), step.dim)]
+            if getattr(child, "size_of", None) is not None:
+                # interpolate to another value's spatial size: its `size` is that value's
+                like = args.pop()
+                child.raw_args = {**child.raw_args, "size": list(like[1:])}
+                child.args = None
+            if isinstance(child, Flow):
+                child.in_shapes = tuple(args)
+            out = self.node(child, args[0])
+            if step.unpack == "one":
+                env[step.writes[0]] = out
+            elif isinstance(child, Layer):
+                for name, piece in zip(step.writes, KINDS[child.kind].output_shapes(child.kind, child.args, child.in_shape)):
+                    env[name] = piece
+            else:
+                for name, piece in zip(step.writes, child.out_shapes.values()):
+                    env[name] = piece
+        node.value_shapes = env
+        node.out_shapes = {key: env[name] for key, name in node.outputs}
+        for inner in reversed(list(node.walk())):  # opened sequences: what their children add up to
+            if isinstance(inner, Seq) and inner.opened and inner.items:
+                inner.in_shape, inner.out_shape = inner.items[0].in_shape, inner.items[-1].out_shape
+                inner.params = sum(c.params for c in inner.items)
+                inner.macs = sum(c.macs for c in inner.items if not c.dead)
+                inner.dead = all(c.dead for c in inner.items)
+        return next(iter(node.out_shapes.values()))
+
     def merge_sources(self, child: Node, outputs: dict) -> tuple[int, ...]:
         for source in child.sources:
             if source not in outputs or source == child.name:
@@ -103,16 +138,22 @@ class Inferrer:
             return shapes[0]
         return self.merged(child, child.merge, list(zip(child.sources, shapes)))
 
-    def merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]]) -> tuple[int, ...]:
+    def merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]], dim: int = 1) -> tuple[int, ...]:
         shapes = [s for _, s in named]
         listing = ", ".join(f"{n}: {format_shape(s)}" for n, s in named)
         first = shapes[0]
         if merge == "concat":
+            d = dim - 1 if dim > 0 else dim + len(first)  # torch's dim counts the batch
+            if not 0 <= d < len(first):
+                self.fail(node, "bad-dim", f"concat along dim {dim}, which its inputs do not have",
+                          expected=f"a dim from 1 to {len(first)} (or {-len(first)} to -1)", found=listing)
             if len({len(s) for s in shapes}) != 1 or not all(
-                    require_equal(a, b, f"{merge} in {node.path or 'network'}") for s in shapes[1:] for a, b in zip(first[1:], s[1:])):
-                self.fail(node, "merge-mismatch", "concatenated inputs must agree on every dim but channels",
-                          expected="equal sizes after the channel dim", found=listing, hint=_concat_hint(node, named))
-            return (sum(s[0] for s in shapes), *first[1:])
+                    require_equal(a, b, f"{merge} in {node.path or 'network'}")
+                    for s in shapes[1:] for i, (a, b) in enumerate(zip(first, s)) if i != d):
+                along = "channels" if d == 0 else f"dim {dim}"
+                self.fail(node, "merge-mismatch", f"concatenated inputs must agree on every dim but {along}",
+                          expected=f"equal sizes except along {along}", found=listing, hint=_concat_hint(node, named))
+            return (*first[:d], sum(s[d] for s in shapes), *first[d + 1:])
         if merge == "mul" and len({len(s) for s in shapes}) == 1:
             # gating (squeeze-excitation) scales C×H×W by C×1×1: torch broadcasts size-1 dims
             try:
@@ -313,6 +354,8 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
         raise ArchcError("too-large", "the input is too large", graph.root.loc,
                          expected=f"at most {limits.max_elements:,} elements per sample",
                          found=f"{format_shape(graph.input_shape)} = {elements:,}")
+    if isinstance(graph.root, Flow):
+        graph.root.in_shapes = (graph.input_shape, *list(graph.input_shapes.values())[1:])
     try:
         inferrer.node(graph.root, graph.input_shape)
     except _Stop:

@@ -88,7 +88,17 @@ _CMPOPS = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_CALLS = {"min": min, "max": max, "abs": abs}
+def _whole(function):
+    """round/ceil/floor of one number, to an int (Ultralytics' scaling uses round and ceil)."""
+    def call(*args):
+        if len(args) != 1:
+            raise TypeError("takes exactly one number")
+        return function(args[0])
+    return call
+
+
+_CALLS = {"min": min, "max": max, "abs": abs,
+          "round": _whole(round), "ceil": _whole(math.ceil), "floor": _whole(math.floor)}
 _IN_ATTRS = ("channels", "shape")
 
 
@@ -266,12 +276,12 @@ class _Evaluator:
     def visit_Call(self, node, d):
         if not isinstance(node.func, ast.Name) or node.func.id not in _CALLS or node.keywords:
             raise ExprError("expr-not-allowed", f"call '{ast.unparse(node.func)}' is not allowed",
-                            "the only calls are min(...), max(...) and abs(...)")
+                            "the only calls are min(...), max(...), abs(...), round(x), ceil(x) and floor(x)")
         args = [self.visit(a, d) for a in node.args]
         self._numbers(*args)
         try:
             return _CALLS[node.func.id](*args)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ExprError("expr-type", f"{node.func.id}: {exc}") from None
 
     def visit_List(self, node, d):

@@ -315,9 +315,38 @@ class _BlockCollector:
                         raise
                     raise ArchcError("file-not-found", f"imported file not found: {shown}", loc,
                                      hint="import paths are relative to the importing file") from None
+                if isinstance(file_raw, YMap) and "layers" in file_raw:
+                    self.add_network(file_raw, shown, path, loc)
+                    continue
                 doc = _validate(BlockFileDoc, file_raw, shown, "block file")
                 self.add_imports(doc.imports, file_raw, path)
                 self.add_blocks(doc.blocks, file_raw, shown)
+
+    def add_network(self, raw: YMap, shown: str, path: Path, loc: Loc | None) -> None:
+        """An imported network spec: its blocks come into scope, and so does the network
+        itself, as a block named after it whose parameters are the spec's `params:`."""
+        doc = _validate(SpecDoc, raw, shown, "spec")
+        if doc.defaults:
+            raise ArchcError("bad-import", f"the imported network '{doc.name}' has 'defaults:', which apply only "
+                             "to the spec that declares them", loc,
+                             notes=[f"its defaults are at {key_loc(raw, 'defaults', raw.loc)}"],
+                             expected="an imported network without defaults:", found="defaults:",
+                             hint="write those arguments on the layers, or as block parameters")
+        self.add_imports(doc.imports, raw, path)
+        self.add_blocks(doc.blocks, raw, shown)
+        definition = BlockDef(description=doc.description, params=doc.params,
+                              inputs=list(doc.inputs) if doc.inputs is not None else None,
+                              layers=raw["layers"], outputs=doc.outputs)
+        self.add_blocks({doc.name: definition}, _as_blocks(doc.name, raw), shown)
+
+
+def _as_blocks(name: str, raw: YMap) -> YMap:
+    """A `blocks:` mapping holding one network spec's YAML, for add_blocks' positions."""
+    blocks = YMap({name: raw})
+    blocks.loc, blocks.key_locs, blocks.value_locs = raw.loc, {name: raw.loc}, {name: raw.loc}
+    wrapper = YMap({"blocks": blocks})
+    wrapper.loc, wrapper.key_locs, wrapper.value_locs = raw.loc, {}, {"blocks": raw.loc}
+    return wrapper
 
 
 def load_spec(source: str | Path, *, text: str | bytes | None = None) -> Spec:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SkipValidation, Strict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SkipValidation, Strict, field_validator, model_validator
 
 from archc.spec.names import IDENTIFIER, MAX_NAME_LENGTH, identifier_problem, network_name_problem
 
@@ -26,6 +26,20 @@ def _identifier(name: str) -> str:
 Identifier = Annotated[str, Strict(), AfterValidator(_identifier),
                        Field(json_schema_extra={"pattern": f"^{IDENTIFIER.pattern}$", "maxLength": MAX_NAME_LENGTH})]
 PARAM_TYPES = ("int", "float", "bool", "str", "list")
+RESERVED_PARAMS = ("name", "from", "merge", "when", "trainable", "i", "in", "size_of")
+
+Shape = Annotated[list[Annotated[int, Strict(), Field(gt=0)] | Identifier], Field(min_length=1, max_length=4)]
+# a reference to a value: a name, a dotted path (backbone.layer3) or a negative position (-1)
+Reference = Annotated[str, Strict(), Field(min_length=1, max_length=200)] | Annotated[int, Strict(), Field(lt=0)]
+OutputKey = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+Outputs = dict[OutputKey, Reference] | Annotated[list[Reference], Field(min_length=1)] | None
+
+
+def _reserved(params: dict) -> dict:
+    for name in params:
+        if name in RESERVED_PARAMS:
+            raise ValueError(f"'{name}' is reserved and cannot be a parameter")
+    return params
 
 
 class BlockDef(BaseModel):
@@ -34,15 +48,18 @@ class BlockDef(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
     params: dict[Identifier, Any] = {}
+    inputs: Annotated[list[Identifier], Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="the block's input names (default: one input named 'input')")
     layers: SkipValidation[Any]
+    outputs: Outputs = Field(default=None, description="named outputs (a dict), a list (a tuple) or none (the last value)")
+    order: Annotated[list[Identifier], Field(min_length=1)] | None = Field(
+        default=None, description="modules registered first, in this order (the state_dict order), when it "
+                                  "differs from the order they run in (Ultralytics' C2f registers cv2 before m)")
 
     @field_validator("params")
     @classmethod
     def _no_reserved_params(cls, params: dict) -> dict:
-        for name in params:
-            if name in ("name", "from", "merge", "when", "trainable", "i", "in"):
-                raise ValueError(f"'{name}' is reserved and cannot be a block parameter")
-        return params
+        return _reserved(params)
 
 
 class SpecDoc(BaseModel):
@@ -52,14 +69,25 @@ class SpecDoc(BaseModel):
     archc: Literal[1] = Field(description="format version")
     name: Identifier = Field(description="the network's name; its module class is named after it")
     description: str = ""
-    input: Annotated[list[Annotated[int, Strict(), Field(gt=0)] | Identifier], Field(min_length=1, max_length=4)] = Field(
+    input: Shape | None = Field(
+        default=None,
         description="input shape without the batch: (channels, *spatial) or (features,); "
                     "spatial sizes may be names (H, W) for symbolic shapes"
     )
-    imports: list[str] = Field(default=[], description="block files (relative paths) or 'std', 'std/<family>'")
+    inputs: Annotated[dict[Identifier, Shape], Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="several named inputs (instead of input:), in forward()'s order")
+    params: dict[Identifier, Any] = Field(default={}, description="parameters (with defaults) a spec that reuses "
+                                                                  "this network may set")
+    imports: list[str] = Field(default=[], description="block files or network specs (relative paths), 'std', 'std/<family>'")
     defaults: dict[str, dict[str, Any]] = Field(default={}, description="per-kind default arguments")
     blocks: dict[Identifier, BlockDef] = {}
     layers: SkipValidation[Any]
+    outputs: Outputs = Field(default=None, description="named outputs (a dict), a list (a tuple) or none (the last value)")
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved_params(cls, params: dict) -> dict:
+        return _reserved(params)
 
     @field_validator("name")
     @classmethod
@@ -71,10 +99,27 @@ class SpecDoc(BaseModel):
 
     @field_validator("input")
     @classmethod
-    def _channels_are_concrete(cls, shape: list) -> list:
-        if isinstance(shape[0], str):
+    def _channels_are_concrete(cls, shape: list | None) -> list | None:
+        if shape is not None and isinstance(shape[0], str):
             raise ValueError("the channel count (first entry) must be a number; only spatial sizes may be names")
         return shape
+
+    @field_validator("inputs")
+    @classmethod
+    def _each_input_has_concrete_channels(cls, inputs: dict | None) -> dict | None:
+        for shape in (inputs or {}).values():
+            cls._channels_are_concrete(shape)
+        return inputs
+
+    @model_validator(mode="after")
+    def _one_way_to_give_inputs(self) -> "SpecDoc":
+        if (self.input is None) == (self.inputs is None):
+            raise ValueError("give exactly one of 'input' (one input) and 'inputs' (named inputs)")
+        return self
+
+    def input_shapes(self) -> dict[str, list]:
+        """Each input's shape by name; `input:` is one input named 'input'."""
+        return dict(self.inputs) if self.inputs is not None else {"input": self.input}
 
 
 class BlockFileDoc(BaseModel):
