@@ -138,9 +138,8 @@ def test_c2f_computes_ultralytics_c2f_with_its_keys(n, shortcut):
         for tensor in theirs.state_dict().values():
             if tensor.is_floating_point():
                 tensor.copy_(torch.rand_like(tensor) + 0.5)  # positive: running_var too
-    # the same keys and shapes (Ultralytics registers cv2 before m: only the order differs)
-    assert sorted((k, v.shape) for k, v in ours.state_dict().items()) == \
-        sorted((k, v.shape) for k, v in theirs.state_dict().items())
+    # the same keys, shapes and order (order: registers cv2 before m, as Ultralytics does)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [(k, v.shape) for k, v in theirs.state_dict().items()]
     ours.load_state_dict(theirs.state_dict())
     x = torch.randn(2, 24, 9, 7)
     with torch.no_grad():
@@ -155,3 +154,86 @@ def test_sppf_computes_ultralytics_sppf():
     x = torch.randn(2, 12, 11, 6)
     with torch.no_grad():
         torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=0)
+
+
+class _DFL(torch.nn.Module):
+    def __init__(self, c1=16):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c1, 1, 1, bias=False).requires_grad_(False)
+        self.conv.weight.data[:] = torch.arange(c1, dtype=torch.float).view(1, c1, 1, 1)
+        self.c1 = c1
+
+    def forward(self, x):
+        b, _, a = x.shape
+        return self.conv(x.view(b, 4, self.c1, a).transpose(2, 1).softmax(1)).view(b, 4, a)
+
+
+class _Detect(torch.nn.Module):
+    """Ultralytics' Detect in eval mode (make_anchors, DFL, dist2bbox xywh, × strides, sigmoid)."""
+
+    def __init__(self, nc, ch, strides=(8.0, 16.0, 32.0)):
+        super().__init__()
+        self.nc, self.strides_ = nc, strides
+        c2, c3 = max(16, ch[0] // 4, 64), max(ch[0], min(nc, 100))
+        branch = lambda x, c, out: torch.nn.Sequential(_Conv(x, c, 3), _Conv(c, c, 3), torch.nn.Conv2d(c, out, 1))  # noqa: E731
+        self.cv2 = torch.nn.ModuleList(branch(x, c2, 64) for x in ch)
+        self.cv3 = torch.nn.ModuleList(branch(x, c3, nc) for x in ch)
+        self.dfl = _DFL(16)
+
+    def forward(self, xs):
+        xs = [torch.cat((self.cv2[i](x), self.cv3[i](x)), 1) for i, x in enumerate(xs)]
+        points, strides = [], []
+        for x, stride in zip(xs, self.strides_):
+            h, w = x.shape[2:]
+            sy, sx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+            points.append(torch.stack((sx, sy), -1).view(-1, 2))
+            strides.append(torch.full((h * w, 1), stride))
+        anchors, stride = torch.cat(points).transpose(0, 1), torch.cat(strides).transpose(0, 1)
+        box, cls = torch.cat([x.view(x.shape[0], 64 + self.nc, -1) for x in xs], 2).split((64, self.nc), 1)
+        lt, rb = self.dfl(box).chunk(2, 1)
+        x1y1, x2y2 = anchors.unsqueeze(0) - lt, anchors.unsqueeze(0) + rb
+        dbox = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * stride
+        return {"decoded": torch.cat((dbox, cls.sigmoid()), 1), "boxes": box, "scores": cls}
+
+
+DETECT_SPEC = """archc: 1
+name: head
+inputs: {p3: [16, 8, 6], p4: [32, 4, 3], p5: [48, 2, 2]}
+imports: [std/yolo]
+layers:
+  - detect: {from: [p3, p4, p5], nc: 5, name: det}
+outputs: {decoded: det.decoded, boxes: det.boxes, scores: det.scores}
+"""
+
+
+def test_detect_computes_ultralytics_detect_on_a_non_square_grid():
+    graph = archc.check("head.yaml", text=DETECT_SPEC)
+    ours = archc.build(graph)
+    theirs = _Detect(5, (16, 32, 48))
+    with torch.no_grad():
+        for key, tensor in theirs.state_dict().items():
+            if tensor.is_floating_point() and "dfl" not in key:
+                tensor.copy_(torch.rand_like(tensor) * 0.2 + 0.9 if "var" in key else torch.randn_like(tensor) * 0.2)
+    assert [(k.removeprefix("det."), v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    assert not any(p.requires_grad for p in ours.det.dfl.parameters())  # DFL's 0 … 15 are frozen
+    ours.load_state_dict({"det." + k: v for k, v in theirs.state_dict().items()})
+    xs = [torch.randn(2, 16, 8, 6), torch.randn(2, 32, 4, 3), torch.randn(2, 48, 2, 2)]
+    with torch.no_grad():
+        got, want = ours.eval()(*xs), theirs.eval()(xs)
+    assert list(got) == ["decoded", "boxes", "scores"]
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=0, atol=0)
+    assert got["decoded"].shape == (2, 4 + 5, 48 + 12 + 4)
+
+
+@pytest.mark.parametrize("depth,width,max_channels,params", [
+    (0.33, 0.25, 1024, 3_157_200), (0.33, 0.50, 1024, 11_166_560), (0.67, 0.75, 768, 25_902_640),
+    (1.00, 1.00, 512, 43_691_520), (1.00, 1.25, 512, 68_229_648)])
+def test_yolov8_scales_have_ultralytics_parameter_counts(depth, width, max_channels, params):
+    """yolov8n.yaml's params are parse_model's scales: each gives Ultralytics' published count."""
+    from conftest import REPO
+
+    text = (f"archc: 1\nname: scaled\ninput: [3, 64, 64]\nimports: [{REPO / 'specs/detection/yolov8n.yaml'}]\n"
+            f"layers:\n  - yolov8n: {{depth: {depth}, width: {width}, max_channels: {max_channels}}}\n")
+    assert archc.check("scaled.yaml", text=text).root.params == params
