@@ -316,3 +316,82 @@ layers:
   - add: {from: [-1, s]}
 """)
     assert error.code == "inplace-aliases" and error.loc.line == 9
+
+
+# -- the property: random DAGs with long skips, several outputs and in-place layers ---------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _random_dag(draw):
+    """A network of 2–7 layers on a 4×6×6 input, each reading the previous value or any
+    earlier one (a long skip), merges of two earlier values, in-place ReLUs, and 1–3 of its
+    values as named outputs. Returns (spec text, the same spec with every ReLU out-of-place)."""
+    channels = {"input": 4}
+    names = ["input"]
+    lines = []
+    for i in range(draw(st.integers(2, 7))):
+        name = f"v{i}"
+        choice = draw(st.sampled_from(["conv", "relu", "add", "concat", "chunk"]))
+        source = draw(st.sampled_from(names))
+        if choice == "conv":
+            out = draw(st.sampled_from([2, 4]))
+            lines.append(f"  - conv2d: {{out_channels: {out}, kernel_size: 1, from: {source}, name: {name}}}")
+        elif choice == "relu":
+            inplace = draw(st.booleans())
+            out = channels[source]
+            lines.append(f"  - relu: {{inplace: {str(inplace).lower()}, from: {source}, name: {name}}}")
+        elif choice == "chunk" and channels[source] % 2 == 0:
+            out = channels[source] // 2
+            lines.append(f"  - chunk: {{chunks: 2, from: {source}, name: {name}}}")
+            source = f"{name}.1"  # the second piece is a value of its own
+            names.append(source)
+            channels[source] = out
+        else:
+            other = draw(st.sampled_from(names))
+            if choice == "add" and channels[other] == channels[source]:
+                out = channels[source]
+                lines.append(f"  - add: {{from: [{source}, {other}], name: {name}}}")
+            else:
+                out = channels[source] + channels[other]
+                lines.append(f"  - concat: {{from: [{source}, {other}], name: {name}}}")
+        names.append(name)
+        channels[name] = out
+    chosen = draw(st.lists(st.sampled_from(names[1:]), min_size=1, max_size=3, unique=True))
+    outputs = "{" + ", ".join(f"o{i}: {name}" for i, name in enumerate(chosen)) + "}"
+    text = "archc: 1\nname: dag\ninput: [4, 6, 6]\nlayers:\n" + "\n".join(lines) + f"\noutputs: {outputs}\n"
+    return text, text.replace("inplace: true", "inplace: false")
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(_random_dag())
+def test_random_dags_agree_with_torch_node_by_node_and_inplace_is_refused_or_exact(dag):
+    text, out_of_place = dag
+    try:
+        graph = check_text(text)
+    except (archc.ArchcError, archc.ArchcErrors) as exc:
+        errors = exc.errors if isinstance(exc, archc.ArchcErrors) else [exc]
+        assert {e.code for e in errors} == {"inplace-aliases"} and "inplace: true" in text
+        return
+    torch.manual_seed(0)
+    model = archc.build(graph).eval()
+    assert_every_node_matches_torch(graph, model=model)
+    torch.manual_seed(0)
+    reference = archc.build(check_text(out_of_place)).eval()  # the same weights, nothing in place
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        got, want = model(x.clone()), reference(x.clone())
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=0, atol=0)
+
+
+def test_the_worked_unet_of_the_spec_language_page_checks_and_runs():
+    from conftest import REPO
+
+    page = (REPO / "docs" / "spec-language.md").read_text()
+    block = next(b for b in page.split("```yaml\n")[1:] if "name: tiny_unet" in b).split("```")[0]
+    graph = check_text(block)
+    out = archc.build(graph)(torch.randn(1, 3, 16, 16))
+    assert {k: tuple(v.shape[1:]) for k, v in out.items()} == graph.root.out_shapes == {
+        "out": (2, 16, 16), "resized": (2, 16, 16)}
