@@ -374,3 +374,51 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
+
+
+class GridCoords(nn.Module):
+    """The (x, y) of every cell of the input's H×W grid plus offset, flattened row by row:
+    N×C×H×W → N×2×(H·W), in the input's dtype and device (Ultralytics' make_anchors, one level,
+    transposed: its anchors are (H·W)×2). Only the input's shape is read."""
+
+    def __init__(self, offset: float = 0.0):
+        super().__init__()
+        self.offset = offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        sx = torch.arange(w, device=x.device, dtype=x.dtype) + self.offset
+        sy = torch.arange(h, device=x.device, dtype=x.dtype) + self.offset
+        sy, sx = torch.meshgrid(sy, sx, indexing="ij")
+        return torch.stack((sx, sy), 0).reshape(1, 2, h * w).expand(x.shape[0], 2, h * w)
+
+    def extra_repr(self) -> str:
+        return f"offset={self.offset}"
+
+
+class Scale(nn.Module):
+    """x * factor, elementwise (torch.nn has no module for a constant factor)."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
+class FullLike(nn.Module):
+    """torch.full_like(x, value): the input's shape, dtype and device, every element `value`."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(x, self.value)
+
+    def extra_repr(self) -> str:
+        return f"value={self.value}"
