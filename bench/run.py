@@ -7,6 +7,8 @@
 1. `archc check` (a whole process) against `python -c "import torch"`: the editor loop.
 2. Forward passes of archc-built modules against the lecture's hand-written PyTorch
    (tests/lecture_nets.py), same weights, same input, interleaved repeats on this device.
+   Then a dataflow network (FCN-ResNet50, run by runtime.Flow) against the same modules called
+   by a forward written by hand, as torchvision writes it: the interpreter's cost.
 3. Forward and forward+backward of archc-built torchvision networks against torchvision's own
    modules (same state_dict), eager and under torch.compile, batch 1 and 32; skipped, with a
    note, when torchvision is not importable.
@@ -81,6 +83,36 @@ def bench_forward(name: str, batch: int, repeats: int, device: str = "cpu") -> t
             ours_t.append(once(ours))
             theirs_t.append(once(theirs))
     return (f"forward {name} (batch {batch}, {device})", statistics.median(ours_t), statistics.median(theirs_t))
+
+
+def bench_dataflow(size: int, batch: int, repeats: int, device: str = "cpu") -> list:
+    """A network whose dataflow runs through runtime.Flow (FCN-ResNet50: an opened backbone
+    read at layer3 and layer4, two heads, two resizes to the input, a dict out) against the
+    same module objects called by a forward written by hand, as torchvision writes
+    FCN.forward with IntermediateLayerGetter: what the interpreter costs."""
+    import torch
+    from torch.nn import functional as F
+
+    import archc
+
+    graph = archc.check(REPO / "specs" / "segmentation" / "fcn_resnet50.yaml", input_shape=(3, size, size))
+    model = archc.build(graph, device=device).eval()
+    x = torch.randn(batch, 3, size, size, device=device)
+
+    def hand_written(m=model):
+        b = m.backbone
+        y = b.maxpool(b.relu(b.bn1(b.conv1(x))))
+        features = b.layer3(b.layer2(b.layer1(y)))
+        out = F.interpolate(m.classifier(b.layer4(features)), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        aux = F.interpolate(m.aux_classifier(features), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return {"out": out, "aux": aux}
+
+    with torch.no_grad():
+        got, want = model(x), hand_written()
+        assert all(torch.equal(got[k], want[k]) for k in want)  # the same computation, or the ratio means nothing
+        ours, theirs = _interleaved(_synchronised(lambda: model(x), device), _synchronised(hand_written, device),
+                                    repeats)
+    return [(f"forward fcn_resnet50 (dataflow, batch {batch}, {size}², {device})", ours, theirs)]
 
 
 def _interleaved(first, second, repeats: int, warmup: int = 2) -> tuple[float, float]:
@@ -229,7 +261,7 @@ def bench_static_inference(specs, repeats: int, warmup: int = 2) -> list:
     return rows
 
 
-SECTIONS = ("check", "forward", "torchvision", "onnx", "static")
+SECTIONS = ("check", "forward", "dataflow", "torchvision", "onnx", "static")
 
 
 def main() -> None:
@@ -248,6 +280,8 @@ def main() -> None:
     if "forward" in only:
         for name, batch in [("alexnet", 8), ("resnet18", 16), ("googlenet", 16), ("densenet", 16), ("lenet", 256)]:
             _print([bench_forward(name, batch, repeats * 2, args.device)])
+    if "dataflow" in only:
+        _print(bench_dataflow(128, 1, repeats * 2, args.device))
     if "torchvision" in only:
         names = ["resnet50"] if args.quick else ["resnet50", "efficientnet_b0"]
         bench_torchvision(names, [1, 32], not args.quick, 2 if args.quick else 5, args.image_size, args.device)

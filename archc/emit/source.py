@@ -15,6 +15,7 @@ import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
+from archc.emit.forward_source import forward_source
 from archc.emit.literal import comment, identifier, py_literal
 from archc.emit.plan import ModulePlan, network_plan
 from archc.graph import Graph
@@ -128,6 +129,31 @@ class _Printer:
     def __init__(self):
         self.classes: dict[tuple[str, str], str] = {}  # (block class, base) -> unique class name
         self.runtime: set[str] = set()  # the runtime definitions the file uses
+        self.flow_classes: dict[tuple, tuple[str, str]] = {}  # (block, its code) -> (class name, class body)
+
+    def flow_class(self, p: ModulePlan) -> str:
+        """A class of its own for a Flow, with the forward() its program reads as (emit/forward_source.py);
+        instances of one block whose programs differ (a `when:`) get one class each."""
+        o = p.options
+        merges = {target: p_child_is_merge(p, target) for target, *_ in o["program"]}
+        params = "".join(f"        self.register_parameter({py_literal(name)}, nn.Parameter(torch.zeros({py_literal(shape)})))\n"
+                         for name, shape, _batched, _init in o["parameters"])
+        inits = {name: init for name, _shape, _batched, init in o["parameters"] if init is not None}
+        if inits:
+            self.runtime.add("initialise")
+            params += "        initialise(self, " + ", ".join(f"{identifier(k)}={py_literal(v)}" for k, v in inits.items()) + ")\n"
+        body = ("    def __init__(self, layers: OrderedDict):\n        super().__init__()\n" + params +
+                "        for name, layer in layers.items():\n            self.add_module(name, layer)\n\n"
+                + forward_source(o, merges))
+        key = (p.cls_name or "Flow", body)
+        if key not in self.flow_classes:
+            base = p.cls_name if p.cls_name and p.cls_name.isidentifier() and p.cls_name.isascii() else "Block"
+            taken = RESERVED_CLASS_NAMES | set(self.classes.values()) | {n for n, _ in self.flow_classes.values()}
+            name, n = base, 2
+            while name in taken:
+                name, n = f"{base}{n}", n + 1
+            self.flow_classes[key] = (name, body)
+        return self.flow_classes[key][0]
 
     def class_for(self, p: ModulePlan) -> str:
         base = _BASES[p.container]
@@ -158,19 +184,14 @@ class _Printer:
                 inits = ", ".join(f"{identifier(name)}={py_literal(spec)}" for name, spec in p.init.items())
                 call = f"initialise({call}, {inits})"
             return call + frozen
-        cls = self.class_for(p)
+        cls = self.flow_class(p) if p.container == "Flow" else self.class_for(p)
         items = "".join(f"{pad}    ({py_literal(name)}, {self.expr(child, indent + 1)}),"
                         f"  # {comment(format_shape(child.node.out_shape))}\n"
                         for name, child in p.children.items())
         kids = f"OrderedDict([\n{items}{pad}])"
         o = p.options
-        if p.container in ("Sequential", "Dense"):
+        if p.container in ("Sequential", "Dense", "Flow"):
             return f"{cls}({kids})"
-        if p.container == "Flow":
-            if o["parameters"] and any(init for *_, init in o["parameters"]):
-                self.runtime.add("initialise")
-            return (f"{cls}({kids}, program={py_literal(o['program'])},\n{pad}    inputs={py_literal(o['inputs'])}, "
-                    f"outputs={py_literal(o['outputs'])}, parameters={py_literal(o['parameters'])})")
         if p.container == "Chain":
             return f"{cls}({kids}, wiring={py_literal(o['wiring'])})"
         if p.container == "Parallel":
@@ -185,6 +206,14 @@ class _Printer:
                 f"{pad}    how={py_literal(o['how'])},\n{pad}    shortcut_first={py_literal(o['shortcut_first'])},\n{pad})")
 
 
+def p_child_is_merge(p: ModulePlan, target: str) -> bool:
+    """Is the module at `target` (a path below p) the identity a merge kind leaves in the tree?"""
+    plan = p
+    for part in target.split("."):
+        plan = plan.children[part]
+    return plan.node.kind in ("concat", "add", "mul") and getattr(plan.call, "cls", "") == "Identity"
+
+
 def python_source(graph: Graph) -> str:
     """The network as a standalone Python file defining build() -> nn.Module."""
     root = network_plan(graph)
@@ -195,6 +224,12 @@ def python_source(graph: Graph) -> str:
         + _docstring(graph.description or graph.name if cls == root.cls_name else f"archc block '{cls}'.", "    ")
         + "\n"
         for (cls, base), name in printer.classes.items()
+    )
+    classes += "".join(
+        f"\n\nclass {name}(nn.Module):\n    "
+        + _docstring(graph.description or graph.name if cls == root.cls_name else f"archc block '{cls}'.", "    ")
+        + "\n\n" + body
+        for (cls, _), (name, body) in printer.flow_classes.items()
     )
     about = (f"{graph.name}: {graph.description}\n\n"
              f"Generated by archc from {graph.file}. Plain PyTorch: archc is not needed to use it.\n"
