@@ -139,7 +139,8 @@ def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
         return nn.LayerNorm((_BATCH, *in_shape)[-kwargs.pop("dims", 1):], **kwargs)
     if torch_cls == "Unflatten":  # torch.unflatten's name for the sizes, nn.Unflatten's positionally
         return nn.Unflatten(kwargs["dim"], kwargs["sizes"])
-    if torch_cls == "Linear" and kwargs.pop("channels_last", False):  # torch's Linear reads the last dim
+    if torch_cls == "Linear":  # torch's Linear reads the last dim (tokens, channels-last maps)
+        kwargs.pop("channels_last", None)
         return nn.Linear(in_shape[-1], **kwargs)
     for prefix, name in _INFERRED.items():
         if torch_cls.startswith(prefix):
@@ -211,6 +212,8 @@ ROWS = [
     ("linear-channels-last-map", (5, 6, 8), "linear", {"out_features": 12, "channels_last": True}, "Linear"),
     ("linear-channels-last-tokens-no-bias", (7, 10), "linear", {"out_features": 4, "bias": False, "channels_last": True}, "Linear"),
     ("linear-channels-last-on-features", (9,), "linear", {"out_features": 2, "channels_last": True}, "Linear"),
+    ("linear-tokens", (7, 10), "linear", {"out_features": 6}, "Linear"),
+    ("linear-channels-last-volume", (2, 3, 4, 5), "linear", {"out_features": 3, "channels_last": True}, "Linear"),
     ("flatten", (16, 5, 5), "flatten", {}, "Flatten"),
     ("flatten-partial", (4, 5, 6), "flatten", {"start_dim": 2}, "Flatten"),
     ("flatten-middle", (4, 5, 6), "flatten", {"start_dim": 1, "end_dim": 2}, "Flatten"),
@@ -360,7 +363,6 @@ REFUSED = [
     ("pool-output-too-small", (3, 2, 2), "max_pool2d", {"kernel_size": 3}, "MaxPool2d", "output-too-small"),
     ("avg-pool-output-too-small", (3, 1, 5), "avg_pool2d", {"kernel_size": 2}, "AvgPool2d", "output-too-small"),
     ("linear-on-image", (3, 4, 4), "linear", {"out_features": 10}, "Linear", "wrong-rank"),
-    ("linear-on-tokens-without-channels-last", (7, 10), "linear", {"out_features": 10}, "Linear", "wrong-rank"),
     ("batch-norm2d-on-flat", (10,), "batch_norm2d", {}, "BatchNorm2d", "wrong-rank"),
     ("channel-shuffle-groups-not-dividing", (6, 4, 4), "channel_shuffle", {"groups": 4}, "ChannelShuffle", "groups-mismatch"),
     ("conv-transpose-output-padding-equals-stride", (4, 5, 5), "conv_transpose2d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 2}, "ConvTranspose2d", "output-padding-too-large"),

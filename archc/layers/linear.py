@@ -9,7 +9,7 @@ class LinearArgs(Args):
     out_features: PositiveInt
     bias: Bool = True
     # The opt-in for what torch does on any tensor: apply the layer to the last dim at every
-    # position of a channels-last map (N×H×W×C, ConvNeXt's MLP) or of (N, L, C) tokens.
+    # position of a channels-last map (N×H×W×C after a permute, ConvNeXt's MLP).
     channels_last: Bool = False
 
 
@@ -17,16 +17,18 @@ class Linear(Kind):
     names = ("linear",)
     family = "linear"
     Args = LinearArgs
-    summary = ("fully connected layer (torch.nn.Linear); in_features is inferred; channels_last: true "
-               "applies it to the last dim at every position (an N×H×W×C map, (N, L, C) tokens)")
+    summary = ("fully connected layer (torch.nn.Linear) on N×C features or on each token of (N, L, C) tokens; "
+               "in_features is inferred; channels_last: true applies it at every position of a channels-last "
+               "map (N×H×W×C)")
 
     def infer(self, kind, a: LinearArgs, shape):
         if not a.channels_last:
-            # torch would apply Linear to the last dim of any tensor; on an image that is almost
-            # always a forgotten flatten, so archc refuses it unless the spec says channels_last.
-            expect_rank(kind, shape, (1,), "flat (features only)",
+            # torch would apply Linear to the last dim of any tensor; on features and on (N, L, C)
+            # tokens (a transformer's MLP) that is meant, on an image it is almost always a
+            # forgotten flatten, so archc refuses it unless the spec says channels_last.
+            expect_rank(kind, shape, (1, 2), "flat (N×C features) or (N, L, C) tokens",
                         hint="add '- flatten' before it (or a global pool, then flatten); on a channels-last "
-                             "map or tokens, where the last dim is the features, say channels_last: true")
+                             "map, where the last dim is the features, say channels_last: true")
         elif not shape:
             expect_rank(kind, shape, tuple(range(1, 9)), "channels-last (features in the last dim)")
         features = require_concrete(shape[-1], "number of input features")
