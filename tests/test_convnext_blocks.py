@@ -87,3 +87,15 @@ def test_convnext_tiny_has_torchvisions_stochastic_depth_rate_in_every_block():
     nodes = [n for n in checked(SPECS / "torchvision" / "convnext_tiny.yaml").root.walk() if n.kind == "stochastic_depth"]
     assert [(n.path, n.args.p) for n in nodes] == expected  # exact: the same float arithmetic
     assert {n.args.mode for n in nodes} == {"row"}
+
+
+def test_cn_block_starts_from_torchvisions_initialisation():
+    """ConvNeXt.__init__: trunc_normal_(weight, std=0.02) and zeros_(bias) for every Conv2d and
+    Linear (LayerNorm keeps torch's ones and zeros)."""
+    _, model = _cn_block(shape=(64, 4, 4))
+    block = model.blk.block
+    for layer in (block[0], block[3], block[5]):
+        weight = layer.weight.detach()
+        assert abs(weight.std().item() - 0.02) < 0.002 and weight.abs().max().item() <= 2.0
+        assert not layer.bias.detach().any()
+    assert bool((block[2].weight == 1).all()) and not block[2].bias.detach().any()
