@@ -172,6 +172,9 @@ def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
         return nn.LayerNorm((_BATCH, *in_shape)[-kwargs.pop("dims", 1):], **kwargs)
     if torch_cls == "Unflatten":  # torch.unflatten's name for the sizes, nn.Unflatten's positionally
         return nn.Unflatten(kwargs["dim"], kwargs["sizes"])
+    if torch_cls == "Linear":  # torch's Linear reads the last dim (tokens, channels-last maps)
+        kwargs.pop("channels_last", None)
+        return nn.Linear(in_shape[-1], **kwargs)
     for prefix, name in _INFERRED.items():
         if torch_cls.startswith(prefix):
             kwargs[name] = in_shape[0]
@@ -239,6 +242,11 @@ ROWS = [
     ("local_response_norm", (8, 5, 5), "local_response_norm", {"size": 5, "alpha": 0.0001, "beta": 0.75, "k": 2.0}, "LocalResponseNorm"),
     ("linear", (400,), "linear", {"out_features": 120}, "Linear"),
     ("linear-no-bias", (7,), "linear", {"out_features": 3, "bias": False}, "Linear"),
+    ("linear-channels-last-map", (5, 6, 8), "linear", {"out_features": 12, "channels_last": True}, "Linear"),
+    ("linear-channels-last-tokens-no-bias", (7, 10), "linear", {"out_features": 4, "bias": False, "channels_last": True}, "Linear"),
+    ("linear-channels-last-on-features", (9,), "linear", {"out_features": 2, "channels_last": True}, "Linear"),
+    ("linear-tokens", (7, 10), "linear", {"out_features": 6}, "Linear"),
+    ("linear-channels-last-volume", (2, 3, 4, 5), "linear", {"out_features": 3, "channels_last": True}, "Linear"),
     ("flatten", (16, 5, 5), "flatten", {}, "Flatten"),
     ("flatten-partial", (4, 5, 6), "flatten", {"start_dim": 2}, "Flatten"),
     ("flatten-middle", (4, 5, 6), "flatten", {"start_dim": 1, "end_dim": 2}, "Flatten"),

@@ -104,6 +104,12 @@ STD_USES = [
     ("lraspp_head", {"low": (8, 12, 12), "high": (16, 5, 5)}, {"num_classes": 3, "inter_channels": 6}),
     ("double_conv", (3, 9, 9), {"channels": 4}),
     ("unet_decoder_block_without_skip", (8, 5, 5), {"channels": 4}),
+    ("channel_attention", (16, 7, 6), {"reduction": 4}),
+    ("spatial_attention", (5, 7, 6), {"kernel_size": 3}),
+    ("cbam", (16, 9, 9), {"reduction": 8}),
+    ("cn_block", (8, 9, 9), {"dim": 8, "stochastic_depth_prob": 0.2}),
+    ("convnext_stage", (8, 7, 7), {"dim": 8, "depth": 2, "first": 1, "total": 4}),
+    ("convnext_downsample", (8, 9, 9), {"channels": 16}),
     # blocks with several inputs: the network's inputs, by name, bound to them in order
     ("unet_up", {"x": (8, 4, 4), "skip": (4, 8, 8)}, {"channels": 4}),
     ("unet_decoder_block", {"x": (8, 4, 4), "skip": (6, 7, 7)}, {"channels": 5}),
