@@ -113,6 +113,20 @@ STD_USES = [
     # blocks with several inputs: the network's inputs, by name, bound to them in order
     ("unet_up", {"x": (8, 4, 4), "skip": (4, 8, 8)}, {"channels": 4}),
     ("unet_decoder_block", {"x": (8, 4, 4), "skip": (6, 7, 7)}, {"channels": 5}),
+    ("fcn_head", (16, 7, 7), {"num_classes": 3}),
+    ("aspp_conv", (8, 9, 9), {"dilation": 2, "out_channels": 4}),
+    ("aspp_pooling", (8, 5, 7), {"out_channels": 4}),
+    ("aspp", (8, 9, 9), {"rates": [1, 2, 3], "out_channels": 4}),
+    ("deeplab_head", (8, 9, 9), {"num_classes": 3, "rates": [1, 2, 3]}),
+    ("conv", (3, 9, 9), {"channels": 8, "kernel_size": 3, "stride": 2}),
+    ("c2f_bottleneck", (8, 6, 6), {"hidden": 8, "shortcut": True}),
+    ("c2f", (8, 6, 6), {"channels": 8, "n": 2, "shortcut": True}),
+    ("sppf", (8, 9, 9), {"channels": 8}),
+    ("dfl", (64, 12), {}),
+    ("detect_branch", (8, 6, 6), {"hidden": 8, "channels": 4}),
+    ("detect", {"p3": (8, 8, 8), "p4": (16, 4, 4), "p5": (32, 2, 2)}, {"nc": 5}),
+    ("feature_pyramid_network", {"c2": (4, 16, 16), "c3": (8, 8, 8), "c4": (16, 4, 4), "c5": (32, 2, 2)},
+     {"out_channels": 8}),
 ]
 
 

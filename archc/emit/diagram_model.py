@@ -211,6 +211,9 @@ class _Builder:
         shapes = node.in_shapes or (node.in_shape,)
         values = {name: (box, node.value_shapes.get(name, shape), "")
                   for name, box, shape in zip(node.inputs, feeds, shapes)}
+        for param in node.own_params:  # a tensor the module holds itself: a source, like an input
+            box = self.add(cluster, DNode(self.new_id(), f"parameter {param.name}", format_shape(param.shape), "io"))
+            values[param.name] = (box, param.value_shape, "")
         opened = _opened(node)
         places: dict[str, DCluster | str] = {}  # opened sequence's path -> its cluster, or its box when shut
         linked: set[tuple[str, str]] = set()  # edges into a shut sequence's box, drawn once
