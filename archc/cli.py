@@ -51,7 +51,8 @@ def cmd_build(args) -> int:
     import torch
 
     from archc.emit.source import python_source
-    from archc.emit.torch_module import build_module, example_input
+    from archc.emit.torch_module import build_module, example_inputs
+    from archc.network_io import output_shapes, outputs_by_key
 
     with out_of_memory_reported(graph.root.loc):
         model = build_module(graph, device=args.device)
@@ -62,9 +63,10 @@ def cmd_build(args) -> int:
         if not args.no_verify:
             model.eval()
             with torch.no_grad():
-                out = model(example_input(graph, device=args.device))
-            if tuple(out.shape[1:]) != graph.root.out_shape:  # would be a bug in archc, not the spec
-                raise RuntimeError(f"built module gives {tuple(out.shape[1:])}, inferred {graph.root.out_shape}")
+                out = model(*example_inputs(graph, device=args.device))
+            built = {key: tuple(value.shape[1:]) for key, value in outputs_by_key(graph, out).items()}
+            if built != output_shapes(graph):  # would be a bug in archc, not the spec
+                raise RuntimeError(f"built module gives {built}, inferred {output_shapes(graph)}")
         del model  # its memory is not needed for writing the outputs
     out_dir = Path(args.output)
     files = {
@@ -116,12 +118,17 @@ def cmd_schema(args) -> int:
 
 def cmd_run(args) -> int:
     from archc.outputs import write_all
-    from archc.run import npy_bytes, run_network
+    from archc.run import npy_bytes, npz_bytes, run_network
 
     with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
         ran = run_network(args.spec, args.input_file, args.seed, limits_from(args), every_layer=args.all,
                           weights=args.weights)
-    files = {Path(args.save): npy_bytes(ran.output)} if args.save else {}
+    several = isinstance(ran.output, dict)
+    if args.save and several and Path(args.save).suffix.lower() != ".npz":
+        raise ArchcError("bad-value", "the network has several outputs: --save writes them as one .npz archive",
+                         Loc(str(args.spec), 1, 1), expected="--save FILE.npz", found=f"--save {args.save}",
+                         hint="numpy.load(FILE.npz)[KEY] reads the output KEY")
+    files = {Path(args.save): (npz_bytes if several else npy_bytes)(ran.output)} if args.save else {}
     print(ran.text)
     for path in write_all(files):
         print(f"wrote {path}")
@@ -185,7 +192,10 @@ def register_export(sub) -> None:
     x = sub.add_parser("export", help="export the network as ONNX, a torch.export program (.pt2) or TorchScript",
                        description="Build the network (with --weights when given) and export it with a dynamic "
                                    "batch dim; a spec with named sizes (input: [3, H, W] or --input 3xHxW) "
-                                   "exports with dynamic spatial dims where the network allows. ONNX needs "
+                                   "exports with dynamic spatial dims where the network allows. Several inputs "
+                                   "and outputs: ONNX names them after the spec's inputs and output keys; "
+                                   "TorchScript traces such a network (torch.jit.trace: runtime.Flow cannot be "
+                                   "scripted) instead of scripting it. ONNX needs "
                                    "pip install 'archc[export]'. docs/deploy.md shows each format in use.")
     x.add_argument("spec", metavar="SPEC", help="YAML spec file")
     x.add_argument("--format", required=True, choices=FORMATS, help="onnx, pt2 (torch.export) or torchscript")
@@ -265,15 +275,20 @@ def parser() -> argparse.ArgumentParser:
                        epilog="examples:\n"
                               "  archc run specs/lecture/max_pooling.yaml --input arange:1x3x3\n"
                               "  archc run specs/lecture/pooling_padding_stride.yaml --input arange:1x4x4 --all\n"
-                              "  archc run specs/d2l/lenet.yaml --input x.npy --save y.npy",
+                              "  archc run specs/d2l/lenet.yaml --input x.npy --save y.npy\n"
+                              "  archc run unet.yaml --input image=arange:3x16x16 --input depth=d.npy --save y.npz",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("spec", metavar="SPEC", help="YAML spec file")
-    r.add_argument("--input", dest="input_file", type=run_input, required=True, metavar="FILE|arange:CxHxW",
+    r.add_argument("--input", dest="input_file", type=run_input, required=True, action="append",
+                   metavar="[NAME=]FILE|arange:CxHxW",
                    help="the input: a file (.yaml, .json or .npy), or arange:, zeros: or ones: with a shape; "
-                        "it also binds named sizes of the spec's input")
+                        "it also binds named sizes of the spec's input. A network with several inputs "
+                        "(inputs: {image: …, depth: …}) takes one --input NAME=… for each (repeat the option)")
     r.add_argument("--all", action="store_true", help="print every layer's output, in the order the layers run")
-    r.add_argument("--save", type=output_path, metavar="FILE.npy",
-                   help="also write the output to a NumPy .npy file (needs numpy)")
+    r.add_argument("--save", type=output_path, metavar="FILE.npy|FILE.npz",
+                   help="also write the output to a NumPy .npy file; a network with several outputs "
+                        "(outputs: {out: …, aux: …} or a list) writes one .npz archive holding an array per "
+                        "output key ('0', '1', … for a list), read with numpy.load(FILE)[KEY] (needs numpy)")
     r.add_argument("--seed", type=seed, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)

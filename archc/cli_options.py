@@ -98,14 +98,21 @@ def output_path(text: str) -> str:
 
 
 def run_input(text: str):
-    """`archc run --input`: arange:1x3x3 (or zeros:…, ones:…) makes the tensor; anything else is a file."""
+    """`archc run --input`: arange:1x3x3 (or zeros:…, ones:…) makes the tensor; anything else is a file.
+    NAME=… gives the input of that name (a network with several `inputs:`): the result is then (NAME, input)."""
     from archc.run import parse_generated
 
+    name, equals, rest = text.partition("=")
+    named = bool(equals) and name.isidentifier() and name.isascii()
+    if named and not rest:
+        raise argparse.ArgumentTypeError(f"'{text[:60]}' names input '{name}' but gives nothing after '='")
+    value = rest if named else text
     try:
-        made = parse_generated(text)
+        made = parse_generated(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return made if made is not None else text
+    value = made if made is not None else value
+    return (name, value) if named else value
 
 
 def check_from(args, spec=None):

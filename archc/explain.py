@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archc.errors import ArchcError, did_you_mean
-from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.graph import MERGES, Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq, Step
 from archc.layers import KINDS
 from archc.layers.base import Inferred
+from archc.network_io import io_line
 from archc.shapes import format_shape
 from archc.symbolic import Constraints, collecting, stop_collecting
 
@@ -34,10 +35,31 @@ def _merge_lines(how: str, named: list[tuple[str, tuple]], out: tuple) -> list[s
     return [f"{how}: needs equal shapes: {listing} → {format_shape(out)}"]
 
 
-def explain_node(node: Node) -> list[str]:
+def _flow_merge_lines(node: Layer, step: Step, flow: Flow) -> list[str]:
+    """A merge in a Flow, with the value each input is and its shape."""
+    named = [(name, flow.value_shapes[name]) for name in step.reads]
+    out = node.out_shape
+    if node.kind == "concat":
+        d = step.dim - 1 if step.dim > 0 else len(out) + step.dim
+        sums = " + ".join(f"{shape[d]} ({name})" for name, shape in named)
+        rest = [i for i in range(len(out)) if i != d]
+        agree = "×".join(str(out[i]) for i in rest)
+        return [f"concat along dim {step.dim}: {sums} = {out[d]}"
+                + (f"; every input's other dims are {agree} (they must agree)" if rest else "") + "; no parameters"]
+    return _merge_lines(node.kind, named, out)
+
+
+def explain_node(node: Node, steps: dict | None = None) -> list[str]:
+    """`steps`: id(node) → (Step, Flow) for the nodes a Flow's program calls (their inputs' names)."""
     if isinstance(node, Layer):
         kind = KINDS[node.kind]
-        return kind.explain(node.kind, node.args, node.in_shape, Inferred(node.out_shape, node.params, node.macs))
+        found = (steps or {}).get(id(node))
+        if found and found[0].merge and node.kind in MERGES:
+            return _flow_merge_lines(node, *found)
+        inferred = Inferred(node.out_shape, node.params, node.macs)
+        if node.size_of is not None:
+            return kind.explain_size_of(node.args, node.size_of, node.in_shape, inferred)
+        return kind.explain(node.kind, node.args, node.in_shape, inferred)
     if isinstance(node, Residual):
         short = (node.shortcut.name, node.shortcut.out_shape) if node.shortcut else ("identity shortcut", node.in_shape)
         body = node.body[-1].out_shape if node.body else node.in_shape
@@ -71,9 +93,10 @@ def explanations(graph: Graph, layer: str | None = None) -> list[Explanation]:
                              found=f"'{layer}'", hint=did_you_mean(layer, paths))
         start = paths[layer]
     out = []
+    steps = {id(step.node): (step, flow) for flow in graph.nodes() if isinstance(flow, Flow) for step in flow.program}
 
     def walk(node: Node, depth: int) -> None:
-        out.append(Explanation(node, depth, explain_node(node)))
+        out.append(Explanation(node, depth, explain_node(node, steps)))
         for child in node.children():
             walk(child, depth + 1)
 
@@ -92,7 +115,7 @@ def explanations(graph: Graph, layer: str | None = None) -> list[Explanation]:
 
 
 def explain_text(graph: Graph, layer: str | None = None) -> str:
-    lines = [f"{graph.name}: input {format_shape(graph.input_shape)}"]
+    lines = [f"{graph.name}: {io_line(graph)}"]
     for e in explanations(graph, layer):
         indent = "  " * e.depth
         lines.append(f"{indent}{e.node.path} → {format_shape(e.node.out_shape)}")

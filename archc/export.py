@@ -11,13 +11,15 @@ The artefact is produced in memory and written whole by outputs.write_all.
 """
 from __future__ import annotations
 
-import io
+import inspect
 import warnings
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 from archc.errors import ArchcError
-from archc.graph import Graph
+from archc.graph import Flow, Graph
+from archc.network_io import output_shapes
 from archc.spec.load import Spec
 from archc.symbolic import AtLeast, SymSize
 from archc.weights import missing_package
@@ -87,12 +89,17 @@ def export(graph: Graph, fmt: str, model, plan: Plan) -> Exported:
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
     model = model.eval()
-    example = torch.randn((EXAMPLE_BATCH, *plan.example_shape), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    # one example per input, in forward's order; the first is traced at the plan's size
+    shapes = [plan.example_shape, *list(graph.input_shapes.values())[1:]]
+    examples = tuple(torch.randn((EXAMPLE_BATCH, *shape), generator=generator) for shape in shapes)
     where = graph.root.loc
+    io = Io(list(graph.input_shapes), list(output_shapes(graph)),
+            any(isinstance(node, Flow) for node in graph.nodes()))
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and exporter chatter is not the user's to act on
-            data, notes = _EXPORTERS[fmt](model, example, plan)
+            data, notes = _EXPORTERS[fmt](model, examples, plan, io)
     except ArchcError:
         raise
     except Exception as exc:  # the exporters raise many kinds; each means the network could not be exported
@@ -103,51 +110,76 @@ def export(graph: Graph, fmt: str, model, plan: Plan) -> Exported:
     return Exported(data, plan.notes + notes)
 
 
-def _onnx(model, example, plan: Plan) -> tuple[bytes, list[str]]:
+@dataclass
+class Io:
+    """The names the exported program gives its inputs (the spec's) and outputs (the output keys,
+    'output' for one), and whether a Flow is inside (runtime.Flow cannot be scripted)."""
+
+    inputs: list[str]
+    outputs: list[str]
+    has_flow: bool
+
+
+def _onnx(model, examples, plan: Plan, io: Io) -> tuple[bytes, list[str]]:
     import torch
 
     try:
         import onnx
     except ImportError:
         raise missing_package("onnx", "exporting ONNX", "export") from None
-    axes = {"input": dict(plan.dynamic), "output": {0: "batch"}}
-    buffer = io.BytesIO()
+    # the first input's dims follow the plan; every other input and every output has a dynamic batch
+    axes = {name: dict(plan.dynamic) if index == 0 else {0: "batch"} for index, name in enumerate(io.inputs)}
+    axes.update({name: {0: "batch"} for name in io.outputs})
+    buffer = BytesIO()
     # the TorchScript-based exporter: the torch.export-based one needs onnxscript, a further package,
-    # and gives the same graph for these networks
-    torch.onnx.export(model, (example,), buffer, input_names=["input"], output_names=["output"],
+    # and gives the same graph for these networks. A dict or tuple result is flattened in output order.
+    torch.onnx.export(model, examples, buffer, input_names=io.inputs, output_names=io.outputs,
                       dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
     data = buffer.getvalue()
     onnx.checker.check_model(onnx.load_from_string(data))
     return data, []
 
 
-def _pt2(model, example, plan: Plan) -> tuple[bytes, list[str]]:
+def _pt2(model, examples, plan: Plan, io: Io) -> tuple[bytes, list[str]]:
     import torch
     from torch.export import Dim
 
     # AUTO lets torch keep a dim static where the network needs it; archc's least size bounds it below
     shapes = {i: Dim.AUTO(min=plan.least[i], max=MAX_BATCH if i == 0 else None) for i in plan.dynamic}
-    program = torch.export.export(model, (example,), dynamic_shapes=(shapes,))
+    others = [{0: Dim.AUTO(min=1, max=MAX_BATCH)} for _ in examples[1:]]
+    dynamic = (shapes, *others)
+    if any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(model.forward).parameters.values()):
+        dynamic = (dynamic,)  # runtime.Flow's forward(*inputs): the specs go under its one varargs parameter
+    program = torch.export.export(model, examples, dynamic_shapes=dynamic)
     notes = []
-    placeholder = [n for n in program.graph.nodes if n.op == "placeholder"][-1]
+    placeholder = [n for n in program.graph.nodes if n.op == "placeholder"][-len(examples)]
     traced = placeholder.meta["val"].shape
     static = [plan.dynamic[i] for i in plan.dynamic if isinstance(traced[i], int)]
     if static:
         notes.append(f"torch.export kept {', '.join(static)} static: the network's program needs it fixed")
-    buffer = io.BytesIO()
+    buffer = BytesIO()
     torch.export.save(program, buffer)
     return buffer.getvalue(), notes
 
 
-def _torchscript(model, example, plan: Plan) -> tuple[bytes, list[str]]:
+def _torchscript(model, examples, plan: Plan, io: Io) -> tuple[bytes, list[str]]:
     """Scripted, not traced: the program keeps the network's control flow and takes any batch
-    and size the network accepts (archc's runtime containers are written to script)."""
+    and size the network accepts (archc's runtime containers are written to script). A network
+    with a dataflow (runtime.Flow looks its modules up by path in a loop, which TorchScript
+    cannot compile) is traced instead: its program is fixed at the traced sizes."""
     import torch
 
-    scripted = torch.jit.script(model)
-    buffer = io.BytesIO()
+    notes = []
+    if io.has_flow:
+        scripted = torch.jit.trace(model, examples, strict=False, check_trace=False)
+        notes.append("TorchScript traced, not scripted (the network reads named values, which scripting cannot "
+                     "compile): sizes that change the network's program are fixed at the traced ones; "
+                     "--format pt2 or onnx keep them dynamic")
+    else:
+        scripted = torch.jit.script(model)
+    buffer = BytesIO()
     torch.jit.save(scripted, buffer)
-    return buffer.getvalue(), []
+    return buffer.getvalue(), notes
 
 
 _EXPORTERS = {"onnx": _onnx, "pt2": _pt2, "torchscript": _torchscript}
@@ -163,6 +195,10 @@ def export_spec(spec: str | Path | Spec, fmt: str, *, weights=None, input_shape=
 
     limits = limits or Limits()
     graph = check(spec, limits=limits, input_shape=input_shape)
+    if graph.symbolic and len(graph.input_shapes) > 1:
+        raise ArchcError("export-failed", "a network with several inputs exports at concrete sizes only",
+                         graph.input_loc or graph.root.loc, found="named sizes in " + ", ".join(graph.input_shapes),
+                         hint="give every input concrete sizes in the spec")
     plan = plan_dims(graph)
     concrete = check(spec, limits=limits, input_shape=plan.example_shape) if graph.symbolic else graph
     model = build_module(concrete)

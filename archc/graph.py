@@ -67,9 +67,26 @@ class Seq(Node):
     declared_inputs: tuple[str, ...] | None = None  # a block's (or the network's) `inputs:`
     declared_outputs: Any = None  # its `outputs:`: a dict of key -> reference, a list, or None
     run_order: list | None = None  # the items in the order they run, when a block's `order:` registers them otherwise
+    own_params: list = field(default_factory=list)  # OwnParam: tensors this module holds itself (`parameters:`)
 
     def children(self):
         return self.items
+
+
+@dataclass(frozen=True)
+class OwnParam:
+    """A learnable tensor a block's module holds itself: `name` is its state_dict key below
+    the module; `batched` means its first dim is a batch of one."""
+
+    name: str
+    shape: tuple[int, ...]
+    init: tuple | None  # (how, value) as layers/init.py parses it
+    batched: bool = False
+
+    @property
+    def value_shape(self) -> tuple[int, ...]:
+        """Its shape as a value in the dataflow (archc's shapes leave the batch out)."""
+        return self.shape[1:] if self.batched else self.shape
 
 
 @dataclass(eq=False)
@@ -88,6 +105,7 @@ class Step:
     unpack: str = "one"  # one | seq | dict
     keys: tuple[str, ...] = ()
     live: bool = True  # does an output depend on it? (a dead step is inferred, never run)
+    expand: tuple[int, ...] = ()  # reads (by position) that are batched parameters: concat expands them to the batch
 
 
 @dataclass(eq=False)

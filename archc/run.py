@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archc.errors import ArchcError, Loc
+from archc.errors import ArchcError, Loc, did_you_mean
 from archc.graph import Graph, Layer
 from archc.shapes import format_shape
 from archc.spec.files import read_regular_file
@@ -246,22 +246,54 @@ def _read_npy(path: Path, data: bytes):
     return torch.from_numpy(np.ascontiguousarray(wide, dtype=np.float32))
 
 
-def as_batch(tensor, graph: Graph, path: str | Path | Generated):
-    """The tensor as a batch for this network: one sample gains a batch dim; a batch stays.
-    A made input has no file to point at: its mismatch is shown at the spec's `input:`."""
+def as_batch(tensor, graph: Graph, path: str | Path | Generated, name: str | None = None):
+    """The tensor as a batch for this network's input `name` (default: the first): one sample
+    gains a batch dim; a batch stays. A made input has no file to point at: its mismatch is
+    shown at the spec's `input:`."""
+    wanted = graph.input_shapes[name] if name is not None else graph.input_shape
+    which = f"input '{name}'" if name is not None and list(graph.input_shapes) != ["input"] else "input"
     shape = tuple(tensor.shape)
     where = (graph.input_loc or Loc(graph.file, 1, 1)) if isinstance(path, Generated) else Loc(str(path), 1, 1)
-    if shape == graph.input_shape:
+    if shape == wanted:
         return tensor.unsqueeze(0)
-    if shape[1:] == graph.input_shape:
+    if shape[1:] == wanted:
         if shape[0] == 0:
-            raise _bad(path, "the batch is empty", where, expected=f"at least one sample of {format_shape(graph.input_shape)}",
+            raise _bad(path, "the batch is empty", where, expected=f"at least one sample of {format_shape(wanted)}",
                        found=format_shape(shape))
         return tensor
     raise ArchcError("bad-input", f"the input{' ' + str(path) if isinstance(path, Generated) else ''}'s shape "
-                     "does not match the spec's input", where,
-                     expected=f"{format_shape(graph.input_shape)} (one sample) or N×{format_shape(graph.input_shape)}",
+                     f"does not match the spec's {which}", where,
+                     expected=f"{format_shape(wanted)} (one sample) or N×{format_shape(wanted)}",
                      found=format_shape(shape) or "a single number")
+
+
+def bind_inputs(graph: Graph, given: list) -> dict:
+    """The --input values by the network's input names, in the order forward takes them.
+    `given` holds bare inputs (FILE, arange:…) and (name, input) pairs; a bare one is allowed
+    only where the network has one input. Every input must be given once."""
+    names = list(graph.input_shapes)
+    where = graph.input_loc or Loc(graph.file, 1, 1)
+    bound: dict = {}
+    for item in given:
+        name, value = item if isinstance(item, tuple) else (None, item)
+        if name is None:
+            if len(names) != 1:
+                raise ArchcError("bad-input", "the network has several inputs: name each one", where,
+                                 expected="--input NAME=FILE for each of " + ", ".join(names), found=f"--input {value}")
+            name = names[0]
+        elif name not in names:
+            raise ArchcError("bad-input", f"the network has no input named '{name}'", where,
+                             expected="one of " + ", ".join(names), found=f"--input {name}=…",
+                             hint=did_you_mean(name, names))
+        if name in bound:
+            raise ArchcError("bad-input", f"input '{name}' is given twice", where, expected="each input once",
+                             found=f"two --input values for '{name}'")
+        bound[name] = value
+    missing = [n for n in names if n not in bound]
+    if missing:
+        raise ArchcError("bad-input", "an input of the network is not given", where,
+                         expected="--input NAME=FILE for each of " + ", ".join(names), found="none for " + ", ".join(missing))
+    return {name: bound[name] for name in names}
 
 
 def _number(x: float) -> str:
@@ -312,39 +344,53 @@ def _check_batch_memory(graph: Graph, batch: int, limits, path) -> None:
 
 @dataclass
 class Ran:
-    """What a run printed (`text`) and the output tensor (one sample when one sample went in)."""
+    """What a run printed (`text`) and the output (one sample when one sample went in): a
+    tensor, or a dict of output key → tensor for a network with several outputs."""
 
     text: str
     output: Any
 
 
-def run(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None,
-        weights: str | Path | None = None) -> str:
+def run(spec: str | Path, input_path, seed: int = 0, limits=None, weights: str | Path | None = None) -> str:
     """The text `archc run` prints for the network's output."""
     return run_network(spec, input_path, seed, limits, weights=weights).text
 
 
-def run_network(spec: str | Path, input_path: str | Path | Generated, seed: int = 0, limits=None,
+def run_network(spec: str | Path, input_path, seed: int = 0, limits=None,
                 every_layer: bool = False, weights: str | Path | None = None) -> Ran:
     """Build the network (random parameters seeded, so runs repeat, or `weights` loaded) and run it in eval mode
     on the input; a spec with named sizes (input: [1, H, W]) takes the input's sizes. With
-    `every_layer`, each layer's output is shown too, in the order the layers ran."""
+    `every_layer`, each layer's output is shown too, in the order the layers ran.
+
+    `input_path` is one input (a file or Generated), or, for a network with several inputs,
+    a list of them and (name, input) pairs (as `--input NAME=FILE` gives), or a dict name → input."""
     import torch
 
     from archc.emit.torch_module import build_module
+    from archc.network_io import output_form, outputs_by_key
     from archc.passes.limits import Limits
     from archc.pipeline import check
 
     limits = limits or Limits()
-    tensor = read_tensor(input_path)
+    given = list(input_path.items()) if isinstance(input_path, dict) else \
+        list(input_path) if isinstance(input_path, list) else [input_path]
     graph = check(spec, limits=limits)
+    paths = bind_inputs(graph, given)
+    tensors = {name: read_tensor(path) for name, path in paths.items()}
     rank = len(graph.input_shape)
-    if graph.symbolic and tensor.dim() in (rank, rank + 1):
-        sample = tuple(tensor.shape) if tensor.dim() == rank else tuple(tensor.shape[1:])
+    first = next(iter(tensors.values()))
+    if graph.symbolic and len(tensors) == 1 and first.dim() in (rank, rank + 1):
+        sample = tuple(first.shape) if first.dim() == rank else tuple(first.shape[1:])
         if sample[0] == graph.input_shape[0]:
             graph = check(spec, limits=limits, input_shape=sample)
-    x = as_batch(tensor, graph, input_path)
-    _check_batch_memory(graph, x.shape[0], limits, input_path)
+    xs = {name: as_batch(tensor, graph, paths[name], name) for name, tensor in tensors.items()}
+    batches = {name: x.shape[0] for name, x in xs.items()}
+    if len(set(batches.values())) > 1:
+        raise ArchcError("bad-input", "the inputs hold different numbers of samples",
+                         graph.input_loc or Loc(graph.file, 1, 1), expected="the same batch size for every input",
+                         found=", ".join(f"{name} {n}" for name, n in batches.items()))
+    batch = next(iter(batches.values()))
+    _check_batch_memory(graph, batch, limits, paths[next(iter(paths))])
     torch.manual_seed(seed)
     model = build_module(graph).eval()
     if weights is not None:
@@ -355,14 +401,20 @@ def run_network(spec: str | Path, input_path: str | Path | Generated, seed: int 
     hooks = _show_every_layer(graph, model, shown) if every_layer else []
     try:
         with torch.no_grad():
-            y = model(x)
+            y = model(*xs.values())
     finally:
         for hook in hooks:
             hook.remove()
-    out = y[0] if y.shape[0] == 1 else y
-    label = "output" if y.shape[0] == 1 else f"outputs (batch of {y.shape[0]})"
-    shown.append(f"{label} {format_shape(tuple(out.shape))}:\n{format_tensor(out)}")
-    return Ran("\n".join(shown), y[0] if tensor.dim() == rank else y)
+    outputs = outputs_by_key(graph, y)
+    one_sample_in = first.dim() == rank
+    several = output_form(graph) != "one"
+    for key, value in outputs.items():
+        out = value[0] if batch == 1 else value
+        shown_key = f"[{key}]" if output_form(graph) == "tuple" else key  # a tuple's keys are positions
+        label = ("output" if batch == 1 else f"outputs (batch of {batch})") + (f" {shown_key}" if several else "")
+        shown.append(f"{label} {format_shape(tuple(out.shape))}:\n{format_tensor(out)}")
+    kept = {key: value[0] if one_sample_in else value for key, value in outputs.items()}
+    return Ran("\n".join(shown), kept if several else kept["output"])
 
 
 def _show_every_layer(graph: Graph, model, shown: list[str]) -> list:
@@ -376,8 +428,11 @@ def _show_every_layer(graph: Graph, model, shown: list[str]) -> list:
             continue
 
         def show(module, inputs, output, node=node):
-            out = output[0] if output.shape[0] == 1 else output
-            shown.append(f"{node.path} ({node.kind}) {format_shape(tuple(out.shape))}:\n{format_tensor(out)}\n")
+            pieces = output if isinstance(output, (tuple, list)) else (output,)  # chunk and split give several
+            for index, piece in enumerate(pieces):
+                out = piece[0] if piece.shape[0] == 1 else piece
+                where = f"{node.path}.{index}" if len(pieces) > 1 or pieces is output else node.path
+                shown.append(f"{where} ({node.kind}) {format_shape(tuple(out.shape))}:\n{format_tensor(out)}\n")
         hooks.append(module.register_forward_hook(show))
     return hooks
 
@@ -393,4 +448,24 @@ def npy_bytes(tensor) -> bytes:
                          hint="pip install numpy, or leave out --save") from None
     buffer = io.BytesIO()
     np.save(buffer, tensor.detach().cpu().numpy(), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def npz_bytes(tensors: dict) -> bytes:
+    """Several outputs as the bytes of a .npz archive, one array per output key (numpy.savez; no pickles)."""
+    import io
+
+    try:
+        import numpy as np
+    except ImportError:
+        raise ArchcError("numpy-missing", "writing .npz needs NumPy, which is not installed",
+                         hint="pip install numpy, or leave out --save") from None
+    import zipfile
+
+    buffer = io.BytesIO()
+    # as numpy.savez writes it (whose keyword arguments would clash with keys such as 'file')
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for key, tensor in tensors.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, tensor.detach().cpu().numpy(), allow_pickle=False)
     return buffer.getvalue()

@@ -80,28 +80,42 @@ class Flow(nn.Module):
     """A module whose layers read any earlier value by name: a dataflow program.
 
     program: per step (module path below this one, the values it reads, how to merge them
-    ('' passes each as an argument), the concat dim, the names it writes, and how to unpack
-    its result: 'one', 'seq' (a tuple) or 'dict' (by keys)). inputs names forward()'s
-    arguments; outputs is ('one' | 'dict' | 'tuple', ((key, value name), …)).
+    ('' passes each as an argument), the concat dim, the names it writes, how to unpack
+    its result: 'one', 'seq' (a tuple) or 'dict' (by keys), and which reads are batched
+    parameters a concat expands to the batch). inputs names forward()'s arguments; outputs
+    is ('one' | 'dict' | 'tuple', ((key, value name), …)); parameters are the tensors this
+    module holds itself: (name, shape, batched, (torch.nn.init function, arguments) or None).
     """
 
     def __init__(self, layers: dict[str, nn.Module], program: tuple, inputs: tuple[str, ...],
-                 outputs: tuple):
+                 outputs: tuple, parameters: tuple = ()):
         super().__init__()
+        # own parameters first: a module's state_dict lists them before its children's, as torchvision's
+        for name, shape, _batched, _init in parameters:
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
+        inits = {name: init for name, _shape, _batched, init in parameters if init is not None}
+        if inits:
+            initialise(self, **inits)
+        self.parameter_names = tuple(name for name, *_ in parameters)
         for name, layer in layers.items():
             self.add_module(name, layer)
-        self.program = tuple((tuple(path.split(".")), tuple(reads), how, dim, tuple(writes), unpack, tuple(keys))
-                             for path, reads, how, dim, writes, unpack, keys in program)
+        self.program = tuple((tuple(path.split(".")), tuple(reads), how, dim, tuple(writes), unpack, tuple(keys),
+                              tuple(expand)) for path, reads, how, dim, writes, unpack, keys, expand in program)
         self.input_names = tuple(inputs)
         self.output_form, self.output_values = outputs[0], tuple(tuple(pair) for pair in outputs[1])
 
     def forward(self, *inputs: torch.Tensor):
         values = dict(zip(self.input_names, inputs))
-        for path, reads, how, dim, writes, unpack, keys in self.program:
+        for name in self.parameter_names:
+            values[name] = self._parameters[name]
+        for path, reads, how, dim, writes, unpack, keys, expand in self.program:
             layer = self
             for part in path:  # looked up on each call, so a replaced submodule is the one used
                 layer = layer._modules[part]
             args = [values[name] for name in reads]
+            if expand:  # a batched parameter (ViT's class token) joins every sample of the batch
+                batch = max(a.shape[0] for a in args)
+                args = [a.expand(batch, *a.shape[1:]) if i in expand else a for i, a in enumerate(args)]
             if how == "concat":
                 args = [torch.cat(args, dim=dim)]
             elif how:
@@ -360,6 +374,54 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
+
+
+class GridCoords(nn.Module):
+    """The (x, y) of every cell of the input's H×W grid plus offset, flattened row by row:
+    N×C×H×W → N×2×(H·W), in the input's dtype and device (Ultralytics' make_anchors, one level,
+    transposed: its anchors are (H·W)×2). Only the input's shape is read."""
+
+    def __init__(self, offset: float = 0.0):
+        super().__init__()
+        self.offset = offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        sx = torch.arange(w, device=x.device, dtype=x.dtype) + self.offset
+        sy = torch.arange(h, device=x.device, dtype=x.dtype) + self.offset
+        sy, sx = torch.meshgrid(sy, sx, indexing="ij")
+        return torch.stack((sx, sy), 0).reshape(1, 2, h * w).expand(x.shape[0], 2, h * w)
+
+    def extra_repr(self) -> str:
+        return f"offset={self.offset}"
+
+
+class Scale(nn.Module):
+    """x * factor, elementwise (torch.nn has no module for a constant factor)."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
+class FullLike(nn.Module):
+    """torch.full_like(x, value): the input's shape, dtype and device, every element `value`."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(x, self.value)
+
+    def extra_repr(self) -> str:
+        return f"value={self.value}"
 
 
 class SelfAttention(nn.MultiheadAttention):

@@ -122,7 +122,8 @@ def test_the_view_kinds_are_exactly_those_whose_output_can_share_the_input_stora
             "pixel_unshuffle": {"downscale_factor": 1}, "interpolate": {"scale_factor": 1.0}, "dropout": {"p": 0.0},
             "group_norm": {"num_groups": 2}, "permute": {"dims": [0, 2, 1, 3]}, "reshape": {"shape": [4, 36]},
             "unflatten": {"dim": 1, "sizes": [2, 2]}, "mean": {"dim": 2}, "amax": {"dim": 2}, "sum": {"dim": 2},
-            "stochastic_depth": {"p": 0.5}, "chunk": {"chunks": 2}, "split": {"sizes": [1, 3]}}
+            "stochastic_depth": {"p": 0.5}, "chunk": {"chunks": 2}, "split": {"sizes": [1, 3]},
+            "scale": {"factor": 2.0}, "full_like": {"value": 8.0}}
     shares = set()
     for kind, kind_class in KINDS.items():
         given_args = next((a for prefix, a in args.items() if kind.startswith(prefix)), {})

@@ -395,3 +395,60 @@ def test_the_worked_unet_of_the_spec_language_page_checks_and_runs():
     out = archc.build(graph)(torch.randn(1, 3, 16, 16))
     assert {k: tuple(v.shape[1:]) for k, v in out.items()} == graph.root.out_shapes == {
         "out": (2, 16, 16), "resized": (2, 16, 16)}
+
+
+# -- learnable tensors a block or the network owns ------------------------------------------------
+OWN_PARAMETERS = """archc: 1
+name: tokens
+input: [3, 8, 8]
+parameters:
+  class_token: {shape: [1, 1, 4], batched: true}
+blocks:
+  scaled:
+    params: {dim: int}
+    parameters:
+      layer_scale: {shape: ["$dim", 1, 1], init: {constant: {val: 0.5}}}
+    layers:
+      - conv2d: {out_channels: $dim, kernel_size: 3, padding: 1, groups: $dim, name: dw}
+      - mul: {from: [-1, layer_scale]}
+layers:
+  - conv2d: {out_channels: 4, kernel_size: 2, stride: 2, name: proj}
+  - scaled: {dim: 4, name: blk}
+  - flatten: {start_dim: 2}
+  - permute: {dims: [0, 2, 1]}
+  - concat: {from: [class_token, -1], dim: 1, name: tokens}
+"""
+
+
+def test_parameters_owned_by_a_block_and_the_network_are_keys_of_their_modules_and_compute_as_written():
+    graph = check_text(OWN_PARAMETERS)
+    model = archc.build(graph).eval()
+    # a module's own parameters come before its children's, as torchvision lists class_token first
+    assert list(model.state_dict()) == ["class_token", "proj.weight", "proj.bias", "blk.layer_scale",
+                                        "blk.dw.weight", "blk.dw.bias"]
+    assert model.blk.layer_scale.shape == (4, 1, 1) and torch.all(model.blk.layer_scale == 0.5)
+    torch.nn.init.normal_(model.class_token)
+    x = torch.randn(2, 3, 8, 8)
+    patches = (model.blk.dw(model.proj(x)) * model.blk.layer_scale).flatten(2).permute(0, 2, 1)
+    want = torch.cat([model.class_token.expand(2, -1, -1), patches], dim=1)
+    torch.testing.assert_close(model(x), want)
+    assert graph.root.params == sum(p.numel() for p in model.parameters())
+    assert_every_node_matches_torch(graph, model=model)
+
+
+@pytest.mark.parametrize("change,code,words", [
+    ("mul: {from: [-1, layer_scale]}", None, None),
+    ("conv2d: {out_channels: 4, kernel_size: 1, from: layer_scale}", "bad-from", "only add or mul"),
+])
+def test_a_parameter_without_a_batch_dim_is_read_only_by_add_and_mul(change, code, words):
+    text = OWN_PARAMETERS.replace("mul: {from: [-1, layer_scale]}", change)
+    if code is None:
+        check_text(text)
+        return
+    (error,) = errors_of(text)
+    assert error.code == code and words in error.message
+
+
+def test_a_batched_parameter_must_start_with_a_batch_of_one():
+    (error,) = errors_of(OWN_PARAMETERS.replace("shape: [1, 1, 4], batched: true", "shape: [2, 1, 4], batched: true"))
+    assert error.code == "bad-value" and error.loc.line == 5

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import assert_every_node_matches_torch, check_layers, spec_text
+import yaml
+from conftest import assert_every_node_matches_torch, check_layers, check_text, spec_text
 
 import archc
 
@@ -75,6 +76,7 @@ STD_USES = [
     ("dense_transition", (12, 8, 8), {"channels": 5}),
     ("conv_bn_act", (4, 9, 9), {"channels": 8, "stride": 2}),
     ("conv_bn_act-depthwise-silu", (8, 9, 9), {"channels": 8, "groups": 8, "kernel_size": 5, "activation": "silu"}),
+    ("conv_bn_act-dilated", (8, 9, 9), {"channels": 8, "groups": 8, "kernel_size": 3, "dilation": 3}),
     ("squeeze_excitation", (8, 5, 5), {"squeeze": 2}),
     ("mbconv_body", (8, 9, 9), {"channels": 12, "kernel_size": 5, "stride": 2}),
     ("mbconv", (8, 9, 9), {"channels": 8, "residual": True}),
@@ -86,6 +88,10 @@ STD_USES = [
     ("inverted_residual_v3_body", (8, 9, 9), {"channels": 12, "expanded": 40, "kernel_size": 5, "stride": 2, "se": True,
                                               "activation": "hardswish"}),
     ("inverted_residual_v3", (8, 9, 9), {"channels": 8, "expanded": 8, "expand": False, "residual": True}),
+    ("inverted_residual_v3-dilated", (8, 9, 9), {"channels": 8, "expanded": 16, "kernel_size": 5, "stride": 2, "dilation": 2,
+                                                 "se": True}),
+    ("mobilenet_v3_large_features", (3, 33, 33), {}),
+    ("mobilenet_v3_large_features-dilated", (3, 33, 33), {"dilated": True}),
     ("regnet_block", (8, 9, 9), {"channels": 16, "stride": 2, "project": True, "se": True}),
     ("regnet_block-identity", (16, 9, 9), {"channels": 16, "group_width": 4}),
     ("mnas_layers", (8, 9, 9), {"channels": 12, "kernel_size": 5, "stride": 2, "expand": 3}),
@@ -95,13 +101,24 @@ STD_USES = [
     ("shuffle_unit", (8, 9, 9), {}),
     ("shuffle_down", (8, 9, 9), {"channels": 12}),
     ("fire", (8, 9, 9), {"squeeze": 4, "expand1x1": 6, "expand3x3": 5}),
+    ("lraspp_head", {"low": (8, 12, 12), "high": (16, 5, 5)}, {"num_classes": 3, "inter_channels": 6}),
+    ("double_conv", (3, 9, 9), {"channels": 4}),
+    ("unet_decoder_block_without_skip", (8, 5, 5), {"channels": 4}),
+    # blocks with several inputs: the network's inputs, by name, bound to them in order
+    ("unet_up", {"x": (8, 4, 4), "skip": (4, 8, 8)}, {"channels": 4}),
+    ("unet_decoder_block", {"x": (8, 4, 4), "skip": (6, 7, 7)}, {"channels": 5}),
 ]
 
 
 @pytest.mark.parametrize("block,in_shape,params", [(s[0].split("-")[0], s[1], s[2]) for s in STD_USES],
                          ids=[s[0] for s in STD_USES])
 def test_standard_library_block_matches_torch(block, in_shape, params):
-    graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
+    if isinstance(in_shape, dict):   # a block of several inputs reads the network's, in order
+        doc = {"archc": 1, "name": "t", "inputs": {name: list(shape) for name, shape in in_shape.items()},
+               "imports": ["std"], "layers": [{block: {**params, "from": list(in_shape)}}]}
+        graph = check_text(yaml.safe_dump(doc, sort_keys=False))
+    else:
+        graph = check_layers([{block: params} if params else block], in_shape, imports=["std"])
     assert_every_node_matches_torch(graph)
 
 

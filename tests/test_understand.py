@@ -90,7 +90,9 @@ def test_every_explained_number_equals_inference(path):
                 assert any(line.endswith(f"= {node.out_shape[0]}") or f"= {node.out_shape[0]};" in line for line in e.lines)
             continue
         if "conv" in node.kind or ("pool" in node.kind and "adaptive" not in node.kind):
-            sizes = [int(_FINAL.search(line).group(1)) for line in e.lines if "⌋ = " in line or "⌉ = " in line or "− 1 = " in line]
+            # a transposed convolution's size line ends "+ output_padding + 1 = (…) + 0 + 1 = 32"
+            sizes = [int(_FINAL.search(line).group(1)) for line in e.lines
+                     if "⌋ = " in line or "⌉ = " in line or "− 1 = " in line or "output_padding + 1 = " in line]
             spatial = list(node.out_shape[1:])
             assert sizes == spatial or (len(sizes) == 1 and set(spatial) == {sizes[0]}), (node.path, e.lines)
         if node.params:

@@ -23,6 +23,7 @@ _FAMILY_NAMES = {"conv": "convolution", "pool": "pooling", "norm": "normalisatio
                  "linear": "linear", "shape": "reshaping"}
 _FONT = "Helvetica"
 _SHORTCUT = "#c0392b"
+_DEAD = {"style": "dashed", "color": "#bbbbbb", "fontcolor": "#999999", "fillcolor": "white"}  # never run
 DOT_TIMEOUT = 60.0  # seconds; a 10,000-branch parallel takes minutes
 LAYOUTS = ("wrap", "column")  # wrap: a long chain folded into columns (rows for LR); column: one strip
 DEFAULT_DPI = 150  # a 1920-pixel-wide slide is filled by a drawing about 13 inches wide, without upscaling
@@ -96,6 +97,8 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
             else:
                 detail = " · ".join(x for x in (node.detail, "frozen" if node.frozen else "") if x)
                 target.node(nid, _html_label(node.title, detail), fillcolor=_FILL.get(node.family, "white"), **frozen)
+            if node.dead:  # the same node statement again: dot merges the attributes, these win
+                target.node(nid, **_DEAD)
         for sub in cluster.clusters:
             if sub.id in folded.unboxed:  # spread over the columns: its items stand on their own
                 emit_cluster(target, sub)
@@ -114,6 +117,8 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
     connectors: dict[tuple[str, int], str] = {}
     for e in d.edges:
         style = {"style": "dashed", "color": _SHORTCUT, "fontcolor": _SHORTCUT} if e.shortcut else {}
+        if e.dead:
+            style = {"style": "dotted", "color": "#bbbbbb", "fontcolor": "#999999"}
         src, column = e.src, column_of[e.dst]
         if column_of[src] != column:
             # an edge into another column goes through one small point at that column's top, so
@@ -181,7 +186,7 @@ def to_mermaid(d: Diagram, rankdir: str = "TB", *, title: bool = True) -> str:
 
     emit(d.root, "  ")
     for e in d.edges:
-        arrow = "-.->" if e.shortcut else "-->"
+        arrow = "-.->" if e.shortcut or e.dead else "-->"
         lines.append(f'  {e.src} {arrow}|"{_mermaid_text(e.label)}"| {e.dst}')
     styles = {**{f: f"fill:{c},stroke:#666666" for f, c in _FILL.items()}, **_MERMAID_ROLES}
     members: dict[str, list[str]] = {}
@@ -194,6 +199,10 @@ def to_mermaid(d: Diagram, rankdir: str = "TB", *, title: bool = True) -> str:
     if frozen:  # a second class on top of the family's colour
         lines.append("  classDef frozen stroke-dasharray:5 3,stroke-width:2px")
         lines.append(f"  class {','.join(frozen)} frozen")
+    dead = [nid for nid, node in d.nodes.items() if node.dead]
+    if dead:  # steps no output depends on: in the module, never run
+        lines.append("  classDef dead stroke-dasharray:3 3,color:#999999,fill:#ffffff,stroke:#bbbbbb")
+        lines.append(f"  class {','.join(dead)} dead")
     return "\n".join(lines) + "\n"
 
 

@@ -1,11 +1,16 @@
 """A drawing of a network as plain data (nodes, edges, clusters), shared by the DOT and
-Mermaid writers. Shapes come from the inferred graph; nothing is recomputed here."""
+Mermaid writers. Shapes come from the inferred graph; nothing is recomputed here.
+
+A Flow (the network or a block with its own dataflow) is drawn from its program: one box per
+step, an edge from each value's producer to each step that reads it (so a long skip is an
+edge straight to the merge that reads it), the network's inputs and declared outputs as
+named io boxes, and opened sequences as clusters holding their children's boxes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from archc.emit.report import label as layer_label
-from archc.graph import Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.graph import MERGES, Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq, Step
 from archc.layers import KINDS
 from archc.shapes import format_shape
 
@@ -20,6 +25,9 @@ class DNode:
     role: str = "layer"  # layer | block | merge | io
     family: str = ""  # conv | pool | norm | activation | linear | shape (for colours)
     frozen: bool = False  # `trainable: false` here or on an enclosing block
+    # a step no output depends on (graph.Node.dead): in the module tree but never run; drawn
+    # faded and dashed rather than left out, since its parameters are still the spec's
+    dead: bool = False
 
 
 @dataclass
@@ -28,6 +36,7 @@ class DEdge:
     dst: str
     label: str
     shortcut: bool = False  # residual shortcuts and dense skips are drawn distinctly
+    dead: bool = False  # into a step that never runs
 
 
 @dataclass
@@ -75,6 +84,8 @@ class _Builder:
         self.d = Diagram(graph.name)
         self.counter = 0
         self.frozen = False  # inside a frozen block
+        self.flow_outputs: dict[int, list[str]] = {}  # id(Flow) -> the box of each output, once drawn open
+        self.taken: set[tuple[str, str]] = set()  # (box, piece) values some step of a Flow has read
 
     def new_id(self) -> str:
         self.counter += 1
@@ -95,6 +106,7 @@ class _Builder:
     def draw(self, node: Node, src: str, cluster: DCluster, level: int, times: int = 1,
              frozen: bool = False) -> str:
         frozen = frozen or not node.trainable
+        first = src[0] if isinstance(src, list) else src  # a list: one box per input of a Flow
         if isinstance(node, Layer):
             parts = [node.path] if self.show_paths else []
             if self.show_params and node.params:
@@ -102,16 +114,15 @@ class _Builder:
             detail = " · ".join(parts)
             nid = self.add(cluster, DNode(self.new_id(), layer_label(node), detail, "layer", KINDS[node.kind].family,
                                           frozen))
-            self.edge(src, nid, node.in_shape)
+            self.edge(first, nid, node.in_shape)
             return nid
         title = self.block_title(node, times)
         if level > self.depth:
-            params = self.params_text(node) + (" each" if times > 1 and node.params else "")
-            detail = " · ".join(x for x in (format_shape(node.out_shape), params) if x)
-            detail = "\n".join(_gist(node) + [detail])
-            nid = self.add(cluster, DNode(self.new_id(), title, detail, "block", frozen=frozen))
-            self.edge(src, nid, node.in_shape)
+            nid = self.collapsed(node, cluster, times, frozen)
+            self.edge(first, nid, node.in_shape)
             return nid
+        if not isinstance(node, Flow):
+            src = first
         inner = DCluster(f"cluster_{self.new_id()}", title + (" (frozen)" if frozen else ""))
         cluster.clusters.append(inner)
         saved, self.frozen = self.frozen, frozen
@@ -119,6 +130,13 @@ class _Builder:
             return getattr(self, "draw_" + type(node).__name__.lower())(node, src, inner, level)
         finally:
             self.frozen = saved
+
+    def collapsed(self, node: Node, cluster: DCluster, times: int, frozen: bool) -> str:
+        """One box for a block drawn shut: its name, output shape, parameters and gist."""
+        params = self.params_text(node) + (" each" if times > 1 and node.params else "")
+        detail = " · ".join(x for x in (format_shape(node.out_shape), params) if x)
+        detail = "\n".join(_gist(node) + [detail])
+        return self.add(cluster, DNode(self.new_id(), self.block_title(node, times), detail, "block", frozen=frozen))
 
     def block_title(self, node: Node, times: int) -> str:
         cls = getattr(node, "cls_name", None)
@@ -168,7 +186,7 @@ class _Builder:
         feeds = [outputs[s] for s in item.sources]
         if len(feeds) == 1:
             return feeds[0][0]
-        nid = self.add(cluster, DNode(self.new_id(), _MERGE_SYMBOL[item.merge], "", "merge"))
+        nid = self.merge_node(item, cluster, _MERGE_SYMBOL[item.merge])
         used = {e.src for e in self.d.edges}
         for fid, shape in feeds:
             # a tensor something else already reads skips ahead to the merge (a shortcut); a
@@ -176,6 +194,110 @@ class _Builder:
             self.edge(fid, nid, shape, shortcut=fid in used)
         # the merged tensor is the layer's input; its shape labels the next edge
         return nid
+
+    def merge_node(self, owner: Node, cluster: DCluster, title: str) -> str:
+        """The symbol where several tensors meet; `owner` is the node whose inputs it combines."""
+        return self.add(cluster, DNode(self.new_id(), title, "", "merge"))
+
+    def opened_cluster(self, seq: Seq, cluster: DCluster, level: int) -> None:
+        """Called when an opened sequence gets its box (the html viewer records which node it is)."""
+
+    # -- a Flow, drawn from its program -----------------------------------------------------
+    def draw_flow(self, node: Flow, src, cluster: DCluster, level: int) -> str:
+        """One box per step with edges from the boxes that produced what it reads (`src`: one box
+        per input of the flow). Returns the first output's box; self.flow_outputs[id(node)] holds
+        every output's box, in the order of node.outputs."""
+        feeds = src if isinstance(src, list) else [src]
+        shapes = node.in_shapes or (node.in_shape,)
+        values = {name: (box, node.value_shapes.get(name, shape), "")
+                  for name, box, shape in zip(node.inputs, feeds, shapes)}
+        opened = _opened(node)
+        places: dict[str, DCluster | str] = {}  # opened sequence's path -> its cluster, or its box when shut
+        linked: set[tuple[str, str]] = set()  # edges into a shut sequence's box, drawn once
+        last_part: dict[str, str] = {}  # cluster id -> the item its last part was drawn for
+        for step in node.program:
+            first_node = len(self.d.nodes)
+            place, frozen, chain = self.place(step, opened, places, cluster, level)
+            reads = [values[name] for name in step.reads]
+            if isinstance(place, str):  # inside a sequence drawn shut: its box stands for all its values
+                for box, shape, piece in reads:
+                    if box != place and (box, place) not in linked:
+                        linked.add((box, place))
+                        self.d.edges.append(DEdge(box, place, piece + format_shape(shape)))
+                outs = [place] * len(step.writes)
+            else:
+                outs = self.draw_step(step, reads, place, level + len(step.target.split(".")), frozen)
+            for box, _, piece in reads:
+                self.taken.add((box, piece))
+            pieces = [w[len(step.target) + 1:] + ": " for w in step.writes] if len(step.writes) > 1 else [""]
+            for name, box, piece in zip(step.writes, outs, pieces):
+                values[name] = (box, node.value_shapes.get(name, step.node.out_shape), piece)
+            _add_parts(step.target, list(self.d.nodes)[first_node:], cluster, chain, last_part)
+        self.flow_outputs[id(node)] = [values[name][0] for _, name in node.outputs]
+        return self.flow_outputs[id(node)][0]
+
+    def place(self, step: Step, opened: dict, places: dict, cluster: DCluster, level: int):
+        """Where a step's box goes: (the cluster of the innermost opened sequence around it, made
+        on first use, or the box of one drawn shut; whether it is frozen; the clusters in between)."""
+        parts = step.target.split(".")
+        into, frozen, chain = cluster, self.frozen, []
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            seq = opened.get(prefix)
+            if seq is None:
+                continue
+            frozen = frozen or not seq.trainable
+            if prefix not in places:
+                if level + i > self.depth:
+                    places[prefix] = self.collapsed(seq, into, 1, frozen)
+                else:
+                    places[prefix] = DCluster(f"cluster_{self.new_id()}",
+                                              self.block_title(seq, 1) + (" (frozen)" if frozen else ""))
+                    into.clusters.append(places[prefix])
+                    self.opened_cluster(seq, places[prefix], level + i)
+            if isinstance(places[prefix], str):
+                return places[prefix], frozen, chain
+            into = places[prefix]
+            chain.append((i, into))
+        return into, frozen, chain
+
+    def draw_step(self, step: Step, reads: list, cluster: DCluster, level: int, frozen: bool) -> list[str]:
+        """A step's boxes (a merge symbol first when it merges); returns the box of each value it writes."""
+        node, first_node, first_edge = step.node, len(self.d.nodes), len(self.d.edges)
+
+        def read_edge(box, shape, piece, dst, label_prefix=""):
+            # a value some step already reads skips ahead to this one: drawn as a shortcut
+            self.d.edges.append(DEdge(box, dst, label_prefix + piece + format_shape(shape), (box, piece) in self.taken))
+
+        if step.merge:
+            title = _MERGE_SYMBOL[step.merge] + (f" dim {step.dim}" if step.merge == "concat" and step.dim != 1 else "")
+            merge = self.merge_node(node, cluster, title)
+            for box, shape, piece in reads:
+                read_edge(box, shape, piece, merge)
+            if isinstance(node, Layer) and (node.kind in MERGES or node.kind == "identity"):
+                outs = [merge] * len(step.writes)  # the merge symbol is the whole layer
+                reads = []
+            else:
+                reads = [(merge, node.in_shape, "")]
+        if reads:
+            box, _, piece = reads[0]
+            expanded_flow = isinstance(node, Flow) and level <= self.depth
+            out = self.draw(node, [r[0] for r in reads] if expanded_flow else box, cluster, level, 1, frozen)
+            if not expanded_flow and len(self.d.edges) > first_edge and self.d.edges[first_edge].src == box:
+                # a step's one input is a plain edge even when others read it too (branches);
+                # only a merge's or a several-input step's further inputs are skips
+                self.d.edges[first_edge].label = piece + self.d.edges[first_edge].label
+            outs = self.flow_outputs.pop(id(node), None) or [out] * len(step.writes)
+            if not expanded_flow:
+                for extra, (box, shape, piece) in enumerate(reads[1:], start=1):
+                    size_of = getattr(node, "size_of", None) is not None and extra == len(reads) - 1
+                    read_edge(box, shape, piece, out, "size of " if size_of else "")
+        if not step.live:
+            for nid in list(self.d.nodes)[first_node:]:
+                self.d.nodes[nid].dead = True
+            for e in self.d.edges[first_edge:]:
+                e.dead = True
+        return outs
 
     def draw_residual(self, node: Residual, src: str, cluster: DCluster, level: int) -> str:
         body = src
@@ -217,6 +339,8 @@ class _Builder:
         """The whole network, or the block `focus` alone (its input and output as the ends)."""
         g = self.graph
         top = focus or g.root
+        if isinstance(top, Flow):
+            return self.build_flow(top, focus)
         root = self.d.root
         inp = self.add(root, DNode("input", f"input {format_shape(top.in_shape)}", "", "io"))
         if focus is None:
@@ -234,6 +358,98 @@ class _Builder:
         root.parts[-1].append("output")
         self.edge(last, out, top.out_shape)
         return self.d
+
+
+    def build_flow(self, top: Flow, focus: Node | None) -> Diagram:
+        """A Flow drawn whole: one io box per input and per declared output, named."""
+        g, root = self.graph, self.d.root
+        inputs = []
+        for i, (name, shape) in enumerate(zip(top.inputs, top.in_shapes or (top.in_shape,))):
+            inputs.append(self.add(root, DNode("input" if i == 0 else f"input{i + 1}",
+                                               f"{name} {format_shape(shape)}", "", "io")))
+        if focus is None:
+            self.draw_flow(top, inputs, root, 0)
+        else:
+            self.d.name = f"{g.name}.{focus.path}"
+            self.draw(top, inputs, root, 1, frozen=_frozen_at(g.root, focus.path))
+            root.parts = [list(self.d.nodes)[len(inputs):]]
+        last = self.flow_outputs.pop(id(top), None) or [list(self.d.nodes)[-1]] * len(top.outputs)
+        root.parts[0:1] = [inputs + (root.parts[0] if root.parts else [])]
+        shapes = [top.value_shapes.get(name, top.out_shape) for _, name in top.outputs]
+        macs = "" if g.symbolic else f" · {_short(top.macs)} MACs"
+        self.d.totals = (f"{_short(top.params)} params{macs} · {', '.join(format_shape(s) for s in (top.in_shapes or (top.in_shape,)))}"
+                         f" → {', '.join(format_shape(s) for s in shapes)}")
+        totals = f"{top.params:,} params" + ("" if g.symbolic else f" · {top.macs:,} MACs")
+        for i, ((key, _), box, shape) in enumerate(zip(top.outputs, last, shapes)):
+            nid = "output" if i == 0 else f"output{i + 1}"
+            title = {"one": "output", "tuple": f"output {key}"}.get(top.output_form, key)
+            detail = totals if top.output_form == "one" else " · ".join(["output"] + ([totals] if i == 0 else []))
+            self.add(root, DNode(nid, f"{title} {format_shape(shape)}", detail, "io"))
+            root.parts[-1].append(nid)
+            self.edge(box, nid, shape)
+        for cluster in [root, *_all_clusters(root)]:
+            _join_parts_across_skips(self.d, cluster)
+        return self.d
+
+
+def _opened(flow: Flow) -> dict[str, Seq]:
+    """The sequences whose children the flow's program calls one by one, by path below the flow."""
+    found: dict[str, Seq] = {}
+
+    def walk(items, prefix):
+        for item in items:
+            if isinstance(item, Seq) and item.opened:
+                found[prefix + item.name] = item
+                walk(item.items, prefix + item.name + ".")
+
+    walk(flow.items, "")
+    return found
+
+
+def _add_parts(target: str, fresh: list[str], cluster: DCluster, chain: list, last_part: dict) -> None:
+    """File a step's new boxes under the item of each enclosing cluster it belongs to (the
+    parts the slide layout folds a long chain at)."""
+    names = target.split(".")
+    for depth, box in [(0, cluster), *chain]:
+        key = names[depth]
+        if box.parts and last_part.get(box.id) == key:
+            box.parts[-1].extend(fresh)
+        else:
+            box.parts.append(list(fresh))
+            last_part[box.id] = key
+
+
+def _all_clusters(cluster: DCluster):
+    for sub in cluster.clusters:
+        yield sub
+        yield from _all_clusters(sub)
+
+
+def _join_parts_across_skips(d: Diagram, cluster: DCluster) -> None:
+    """The slide layout may fold a chain between two parts only where the one tensor passing
+    is the earlier part's output into the next part: a fold where a skip, a branch or a
+    size_of crosses would tangle the drawing, so such neighbours become one part."""
+    parts = cluster.parts
+    if len(parts) < 2:
+        return
+    part_of = {n: i for i, part in enumerate(parts) for n in part}
+    bad: set[int] = set()  # cut c lies between parts c and c + 1
+    for e in d.edges:
+        a, b = part_of.get(e.src), part_of.get(e.dst)
+        if a is not None and b is not None:
+            if b > a + 1 or b < a:
+                bad.update(range(min(a, b), max(a, b)))
+        elif a is not None and a < len(parts) - 1:  # leaves the cluster before its end
+            bad.update(range(a, len(parts) - 1))
+        elif b is not None and b > 0:  # enters the cluster after its start
+            bad.update(range(0, b))
+    joined = [list(parts[0])]
+    for c in range(len(parts) - 1):
+        if c in bad:
+            joined[-1].extend(parts[c + 1])
+        else:
+            joined.append(list(parts[c + 1]))
+    cluster.parts = joined
 
 
 def _short(count: int) -> str:

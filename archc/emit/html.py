@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from archc.emit.diagram_model import DCluster, _Builder, auto_depth
+from archc.emit.report import flows
 from archc.emit.report import label as layer_label
 from archc.explain import explanations
 from archc.graph import Graph, Layer, Node
@@ -49,6 +50,16 @@ class _RecordingBuilder(_Builder):
         elif len(cluster.clusters) > before:
             self.block_of[cluster.clusters[-1].id] = (node, times, level)
         return out
+
+    def merge_node(self, owner: Node, cluster: DCluster, title: str) -> str:
+        outer, self._current = getattr(self, "_current", None), owner
+        try:
+            return super().merge_node(owner, cluster, title)
+        finally:
+            self._current = outer
+
+    def opened_cluster(self, seq: Node, cluster: DCluster, level: int) -> None:
+        self.block_of[cluster.id] = (seq, 1, level)
 
     def sources(self, item: Node, outputs: dict, cluster: DCluster) -> str:
         outer, self._current = getattr(self, "_current", None), item
@@ -109,6 +120,8 @@ def document(graph: Graph) -> dict:
     for nid, dn in d.nodes.items():
         entry = {"id": nid, "label": dn.title, "detail": dn.detail, "role": dn.role, "family": dn.family,
                  "parent": parent[nid], "order": order[nid]}
+        if dn.dead:  # a step no output depends on: in the module, never run
+            entry["dead"] = True
         if nid in builder.layer_of:
             layer = builder.layer_of[nid]
             entry.update(_facts(layer, lines), args=_plain(layer.raw_args))
@@ -121,7 +134,7 @@ def document(graph: Graph) -> dict:
     return {"name": graph.name, "description": graph.description, "file": graph.file,
             "input": format_shape(graph.input_shape), "output": format_shape(graph.root.out_shape),
             "params": _figure(graph.root.params), "macs": _figure(graph.root.macs),
-            "nodes": nodes, "edges": edges, "clusters": clusters}
+            "nodes": nodes, "edges": edges, "clusters": clusters, "flows": flows(graph)}
 
 
 def _all_nodes(cluster: DCluster):

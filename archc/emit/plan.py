@@ -37,8 +37,10 @@ def plan(node: Node) -> ModulePlan:
     cls = getattr(node, "cls_name", None)
     if isinstance(node, Flow):
         return ModulePlan(node, container="Flow", cls_name=cls, children=kids, options={
-            "program": tuple((s.target, s.reads, s.merge or "", s.dim, s.writes, s.unpack, s.keys) for s in node.program if s.live),
-            "inputs": node.inputs, "outputs": (node.output_form, node.outputs)})
+            "program": tuple((s.target, s.reads, s.merge or "", s.dim, s.writes, s.unpack, s.keys, s.expand)
+                             for s in node.program if s.live),
+            "inputs": node.inputs, "outputs": (node.output_form, node.outputs),
+            "parameters": tuple((p.name, p.shape, p.batched, p.init) for p in node.own_params)})
     if isinstance(node, Seq) and node.opened:  # its children are called by the enclosing Flow
         return ModulePlan(node, container="Sequential", cls_name=cls, children=kids)
     if isinstance(node, Seq):

@@ -1,8 +1,9 @@
 """Reports: the per-node JSON report and the text table `archc check` prints."""
 from __future__ import annotations
 
-from archc.graph import Graph, Layer, Node
+from archc.graph import Flow, Graph, Layer, Node
 from archc.layers import KINDS
+from archc.network_io import inputs_text, output_shapes, outputs_text
 from archc.shapes import format_shape
 
 
@@ -48,9 +49,12 @@ def report(graph: Graph) -> dict:
         "file": graph.file,
         "input": _json(graph.input_shape),
         "output": _json(graph.root.out_shape),
+        "inputs": {name: _json(shape) for name, shape in graph.input_shapes.items()},
+        "outputs": {key: _json(shape) for key, shape in output_shapes(graph).items()},
         "params": graph.root.params,
         "macs": _json(graph.root.macs),
         "constraints": [str(c) for c in graph.constraints.items] if graph.symbolic else [],
+        "flows": flows(graph),
         "nodes": [
             {
                 "path": node.path,
@@ -67,6 +71,34 @@ def report(graph: Graph) -> dict:
     }
 
 
+def flows(graph: Graph) -> list[dict]:
+    """The dataflow of the network and of every block with its own (graph.Flow), outermost
+    first: inputs, values with their shapes and producers, steps, edges (value -> step) and
+    outputs. Value names and step targets are relative to the flow (as in its program);
+    `producer` and an edge's `to` are module paths, as in "nodes". Empty for a plain chain."""
+    return [_flow(node) for node in graph.nodes() if isinstance(node, Flow)]
+
+
+def _flow(flow: Flow) -> dict:
+    shapes = flow.value_shapes
+    in_shapes = flow.in_shapes or (flow.in_shape,)
+    values = [{"name": name, "shape": _json(shapes.get(name, shape)), "producer": None}
+              for name, shape in zip(flow.inputs, in_shapes)]
+    for step in flow.program:
+        values += [{"name": name, "shape": _json(shapes.get(name)), "producer": step.node.path} for name in step.writes]
+    return {
+        "path": flow.path,
+        "kind": flow.kind,
+        "inputs": [{"name": name, "shape": _json(shape)} for name, shape in zip(flow.inputs, in_shapes)],
+        "values": values,
+        "steps": [{"path": step.node.path, "target": step.target, "kind": step.node.kind, "reads": list(step.reads),
+                   "writes": list(step.writes), "merge": step.merge, "live": step.live} for step in flow.program],
+        "edges": [{"from": name, "to": step.node.path} for step in flow.program for name in step.reads],
+        "output_form": flow.output_form,
+        "outputs": {key: name for key, name in flow.outputs},
+    }
+
+
 def table(graph: Graph, max_depth: int | None = None) -> str:
     """Rows of layer, kind, output shape and params, then totals; blocks indent their layers."""
     rows = [("layer", "kind", "output", "params")]
@@ -75,12 +107,12 @@ def table(graph: Graph, max_depth: int | None = None) -> str:
             continue
         rows.append(("  " * depth + node.name, label(node), format_shape(node.out_shape), f"{node.params:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [f"{graph.name} ({graph.file}): input {format_shape(graph.input_shape)}"]
+    lines = [f"{graph.name} ({graph.file}): {inputs_text(graph)}"]
     for i, r in enumerate(rows):
         lines.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}".rstrip())
         if i == 0:
             lines.append("  ".join("─" * w for w in widths))
     root = graph.root
     macs = f"{root.macs:,} MACs" if not graph.symbolic else "MACs depend on the input size"
-    lines.append(f"total: {root.params:,} parameters, {macs}, output {format_shape(root.out_shape)}")
+    lines.append(f"total: {root.params:,} parameters, {macs}, {outputs_text(graph)}")
     return "\n".join(lines + constraint_lines(graph))

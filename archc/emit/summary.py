@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from archc.emit.report import label
 from archc.graph import Graph, Layer, Node
+from archc.network_io import io_line, output_shapes
 from archc.passes.infer import peak_workspace
 from archc.shapes import format_shape, product
 
@@ -32,7 +33,7 @@ def totals(graph: Graph) -> Totals:
     root = graph.root
     activations = sum(product(n.out_shape) for n in graph.nodes() if isinstance(n, Layer))
     return Totals(root.params, trainable_params(root), root.macs, root.params * BYTES, activations * BYTES,
-                  product(graph.input_shape) * BYTES, peak_workspace(graph) * BYTES)
+                  sum(product(s) for s in graph.input_shapes.values()) * BYTES, peak_workspace(graph) * BYTES)
 
 
 def _rows(node: Node, depth: int, max_depth: int | None):
@@ -51,6 +52,8 @@ def summary_json(graph: Graph, max_depth: int | None = None) -> dict:
     t = totals(graph)
     return {
         "name": graph.name, "input": list(graph.input_shape), "output": list(graph.root.out_shape),
+        "inputs": {name: list(shape) for name, shape in graph.input_shapes.items()},
+        "outputs": {key: list(shape) for key, shape in output_shapes(graph).items()},
         "rows": [{"path": n.path, "kind": n.kind, "label": label(n), "depth": d, "output": list(n.out_shape),
                   "params": n.params, "trainable_params": trainable_params(n), "macs": n.macs,
                   "params_share": n.params / t.params if t.params else 0.0}
@@ -78,7 +81,7 @@ def summary_text(graph: Graph, max_depth: int | None = None) -> str:
             lines.append("  ".join("─" * w for w in widths))
     lines += [
         "",
-        f"input {format_shape(graph.input_shape)} → output {format_shape(graph.root.out_shape)}",
+        io_line(graph),
         f"parameters: {t.params:,} ({t.trainable:,} trainable, {t.params - t.trainable:,} frozen)",
         f"MACs per sample: {t.macs:,} (convolutions and linear layers)" if isinstance(t.macs, int)
         else "MACs per sample: depend on the input size",

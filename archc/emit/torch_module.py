@@ -28,7 +28,7 @@ def instantiate(p: ModulePlan) -> nn.Module:
         return _class(p.cls_name, nn.Sequential)(kids)
     if p.container == "Flow":
         o = p.options
-        return _class(p.cls_name, runtime.Flow)(kids, o["program"], o["inputs"], o["outputs"])
+        return _class(p.cls_name, runtime.Flow)(kids, o["program"], o["inputs"], o["outputs"], o["parameters"])
     if p.container == "Chain":
         return _class(p.cls_name, runtime.Chain)(kids, p.options["wiring"])
     if p.container == "Residual":
@@ -71,3 +71,8 @@ def _check_device(device) -> None:
 
 def example_input(graph: Graph, batch: int = 1, device=None, dtype=None) -> torch.Tensor:
     return torch.zeros((batch, *graph.input_shape), device=device, dtype=dtype)
+
+
+def example_inputs(graph: Graph, batch: int = 1, device=None, dtype=None) -> tuple[torch.Tensor, ...]:
+    """Zeros for every input, in the order forward takes them."""
+    return tuple(torch.zeros((batch, *shape), device=device, dtype=dtype) for shape in graph.input_shapes.values())

@@ -7,6 +7,7 @@ from archc.layers.base import Kind
 from archc.layers.conv import Conv
 from archc.layers.conv_transpose import ConvTranspose
 from archc.layers.frozen_norm import FrozenBatchNorm
+from archc.layers.grid import GridCoords
 from archc.layers.layout import Permute, Reshape, Select, Unflatten
 from archc.layers.linear import Linear
 from archc.layers.merge import Combine, Concat
@@ -16,6 +17,7 @@ from archc.layers.pool import AdaptivePool, AdaptivePool1d, AvgPool, AvgPool1d, 
 from archc.layers.reduce import Reduce
 from archc.layers.regularize import StochasticDepth
 from archc.layers.resample import Interpolate, PixelShuffle, PixelUnshuffle
+from archc.layers.scalar import FullLike, Scale
 from archc.layers.shape import ChannelShuffle, Dropout, Flatten, Identity, SliceChannels
 from archc.layers.split import Chunk, Split
 
@@ -24,7 +26,7 @@ _KIND_CLASSES: list[type[Kind]] = [
     Linear, Flatten, Dropout, Identity, SliceChannels, ChannelShuffle, *ACTIVATION_KINDS,
     ConvTranspose, Interpolate, PixelShuffle, PixelUnshuffle, FrozenBatchNorm,
     LayerNorm, LayerNorm2d, GroupNorm, InstanceNorm, Permute, Reshape, Unflatten, Reduce, StochasticDepth,
-    Concat, Combine, Chunk, Split, MultiheadAttention, Select,
+    Concat, Combine, Chunk, Split, GridCoords, Scale, FullLike, MultiheadAttention, Select,
 ]
 
 

@@ -7,6 +7,7 @@ identity, so an Ultralytics-style `Concat` keeps its place (and index) in the mo
 from __future__ import annotations
 
 from archc.layers.base import Args, Inferred, Int, Kind, TorchCall
+from archc.shapes import format_shape
 
 
 class ConcatArgs(Args):
@@ -22,6 +23,12 @@ class Concat(Kind):
     def infer(self, kind, a, shape):
         return Inferred(shape)  # the merged shape: infer merged the inputs already
 
+    def explain(self, kind, a: ConcatArgs, shape, out):
+        # `shape` is the merged shape (infer merged the inputs); archc/explain.py adds each input's
+        d = a.dim - 1 if a.dim > 0 else len(shape) + a.dim
+        return [f"concat along dim {a.dim}: the inputs' sizes along it add up to {out.shape[d]}; every other dim "
+                f"must agree → {format_shape(out.shape)}; no parameters"]
+
     def torch_call(self, kind, a, shape):
         return TorchCall("Identity")
 
@@ -36,6 +43,12 @@ class Combine(Kind):
 
     def infer(self, kind, a, shape):
         return Inferred(shape)
+
+    def explain(self, kind, a, shape, out):
+        if kind == "mul":
+            return [f"mul: elementwise product of the inputs, size-1 dims broadcast → {format_shape(out.shape)}; "
+                    "no parameters"]
+        return [f"add: elementwise sum of the inputs, which need equal shapes → {format_shape(out.shape)}; no parameters"]
 
     def torch_call(self, kind, a, shape):
         return TorchCall("Identity")

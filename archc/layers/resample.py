@@ -84,6 +84,12 @@ class Interpolate(Kind):
         parts = [f"⌊{n} × {s:g}⌋ = {o}" for n, s, o in zip(shape[1:], scales, out.shape[1:])]
         return [f"{how}: each size ⌊n × scale_factor⌋: {', '.join(parts)}; channels stay {shape[0]}; no parameters"]
 
+    def explain_size_of(self, a: InterpolateArgs, like: str, shape, out) -> list[str]:
+        """`size_of: like`: the size is that value's, whatever the input's, and follows it when it changes."""
+        return [f"interpolate ({a.mode}): the output takes the spatial size of '{like}' "
+                f"({format_shape(out.shape[1:])}), whatever the input's ({format_shape(shape[1:])}); "
+                f"channels stay {shape[0]}; no parameters"]
+
     def torch_call(self, kind, a: InterpolateArgs, shape):
         kwargs = {}
         for name, default in (("size", None), ("scale_factor", None), ("mode", "nearest"),

@@ -59,6 +59,12 @@ class Chunk(Kind):
     def infer(self, kind, a, shape):
         return Inferred(self.output_shapes(kind, a, shape)[0])
 
+    def explain(self, kind, a: ChunkArgs, shape, out):
+        d = sample_dim(kind, a.dim, shape)
+        pieces = self.output_shapes(kind, a, shape)
+        return [f"chunk along dim {a.dim}: {shape[d]} / {a.chunks} = {pieces[0][d]} each → {a.chunks} pieces of "
+                f"{format_shape(pieces[0])} (read as <name>.0 … <name>.{a.chunks - 1}); no parameters"]
+
     def torch_call(self, kind, a: ChunkArgs, shape):
         return TorchCall("Chunk", (a.chunks, a.dim), runtime=True)
 
@@ -81,6 +87,12 @@ class Split(Kind):
 
     def infer(self, kind, a, shape):
         return Inferred(self.output_shapes(kind, a, shape)[0])
+
+    def explain(self, kind, a: SplitArgs, shape, out):
+        d = sample_dim(kind, a.dim, shape)
+        pieces = self.output_shapes(kind, a, shape)
+        return [f"split along dim {a.dim}: {' + '.join(map(str, a.sizes))} = {shape[d]} → pieces "
+                + ", ".join(format_shape(p) for p in pieces) + f" (read as <name>.0 … <name>.{len(pieces) - 1}); no parameters"]
 
     def torch_call(self, kind, a: SplitArgs, shape):
         return TorchCall("Split", (tuple(a.sizes), a.dim), runtime=True)

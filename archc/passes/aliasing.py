@@ -99,6 +99,7 @@ class _Tracker:
         """A program, step by step as runtime.Flow runs it (the merge kinds are the identity
         on what the step merged; a chunk's pieces are views of its input)."""
         values = dict(zip(node.inputs, (x, *extra)))
+        values.update({param.name: self.fresh() for param in node.own_params})
         for step in (s for s in node.program if s.live):
             reader = _describe(step.node)
             args = [values[name] for name in step.reads]

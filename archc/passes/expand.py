@@ -14,14 +14,15 @@ from pydantic import ValidationError
 
 from archc.aliases import kind_hint
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean
-from archc.graph import MERGES, Dense, Graph, Layer, Node, Parallel, Residual, Seq
+from archc.graph import MERGES, Dense, Graph, Layer, Node, OwnParam, Parallel, Residual, Seq
 from archc.layers import KINDS
-from archc.layers.init import InitError, parse_init
+from archc.layers.init import InitError, check_against, parse_init, parse_one
 from archc.passes.limits import Limits
 from archc.passes.work import LAYER_COST, NODE_COST, LowerBound, value_cost
+from archc.shapes import ShapeError
 from archc.spec.expr import Anchor, Deferred, ExprError, substitute
 from archc.spec.load import BlockInfo, Spec, validation_errors
-from archc.spec.model import PARAM_TYPES
+from archc.spec.model import PARAM_TYPES, ParameterDef
 from archc.spec.names import NAME_HINT, module_name_problem
 from archc.spec.structure import STRUCTURAL, DenseArgs, ParallelArgs, RepeatArgs, ResidualArgs, SequentialArgs
 from archc.spec.yaml_source import YMap, key_loc, value_loc
@@ -140,6 +141,7 @@ class Expander:
         if doc.inputs is not None:
             root.declared_inputs = tuple(doc.inputs)
         root.declared_outputs = doc.outputs
+        root.own_params = self.own_params(doc.parameters, raw.get("parameters"), raw.loc, scope, root.items)
         assign_paths(root, "")
         key = "input" if doc.inputs is None else "inputs"
         input_loc = value_loc(raw, key, raw.loc) if self.given_input is None else None
@@ -318,6 +320,39 @@ class Expander:
                       found=repr(raw), hint="the structure of a network is fixed before shapes are known")
         return value
 
+    def own_params(self, defs: dict[str, ParameterDef], raw: Any, loc: Loc | None, scope: Scope,
+                   items: list[Node]) -> list[OwnParam]:
+        """`parameters:` with their shapes evaluated in the block's scope, and their init checked."""
+        out = []
+        names = {item.name for item in items}
+        for name, definition in defs.items():
+            where = value_loc(raw, name, loc)
+            if name in names:
+                self.error("duplicate-name", f"a parameter and a layer here are both named '{name}'", where, scope,
+                           expected="unique names among a module's parameters and layers", found=f"'{name}'")
+                continue
+            shape = self.concrete(definition.shape, value_loc(raw.get(name) if isinstance(raw, YMap) else None,
+                                                              "shape", where), scope, "shape")
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**31 - 1 for v in shape) \
+                    or (definition.batched and shape[0] != 1):
+                self.error("bad-value", f"the shape of parameter '{name}' must be positive whole numbers"
+                           + (", the first 1 (a batch of one)" if definition.batched else ""), where, scope,
+                           expected="e.g. shape: [96, 1, 1]" + (" or [1, 1, 768]" if definition.batched else ""),
+                           found=repr(shape))
+                continue
+            init = None
+            try:
+                init = parse_one(self.concrete(definition.init, where, scope, "init"))
+                check_against({name: init}, {name: tuple(shape)}, "parameter")
+            except InitError as exc:
+                self.error("bad-init", exc.message, where, scope, expected=exc.expected, found=exc.found)
+                continue
+            except ShapeError as exc:
+                self.error(exc.code, exc.message, where, scope, expected=exc.expected, found=exc.found)
+                continue
+            out.append(OwnParam(name, tuple(shape), init, definition.batched))
+        return out
+
     def reorder(self, node: Seq, order: list[str], loc: Loc | None, scope: Scope) -> None:
         """Register the block's modules listed in `order` first, in that order, then the rest
         as written (the state_dict order); they still run as written."""
@@ -427,9 +462,12 @@ class Expander:
         # An explicitly named inner container keeps its own level (names are an API), and so
         # does another block's instance: only a container written inline here is absorbed.
         definition = info.definition
+        node.own_params = self.own_params(definition.parameters, info.raw.get("parameters") if isinstance(info.raw, YMap)
+                                          else None, info.loc, inner, items)
         if definition.order is not None:
             self.reorder(node, definition.order, value_loc(info.raw, "order", info.loc), inner)
-        declared = definition.inputs is not None or definition.outputs is not None or definition.order is not None
+        declared = (definition.inputs is not None or definition.outputs is not None or definition.order is not None
+                    or bool(node.own_params))
         if declared:
             node.declared_inputs = tuple(definition.inputs) if definition.inputs is not None else None
             node.declared_outputs = definition.outputs

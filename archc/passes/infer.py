@@ -39,7 +39,8 @@ class Inferrer:
                       expected=f"at most {self.limits.max_elements:,} elements per sample",
                       found=f"{format_shape(node.out_shape)} = {elements:,}")
         if not isinstance(node, Layer):  # a container counts what is inside it
-            node.params = sum(c.params for c in node.children())
+            node.params = sum(c.params for c in node.children()) + sum(
+                product(p.shape) for p in getattr(node, "own_params", ()))
             node.macs = sum(c.macs for c in node.children() if not c.dead)  # what a forward pass does
         return node.out_shape
 
@@ -96,6 +97,7 @@ class Inferrer:
         """Run the program: each step's shape rule on the shapes of the values it reads."""
         shapes = node.in_shapes if len(node.in_shapes) == len(node.inputs) else (shape,)
         env = dict(zip(node.inputs, shapes))
+        env.update({param.name: param.value_shape for param in node.own_params})
         for step in node.program:
             args = [env[name] for name in step.reads]
             child = step.node

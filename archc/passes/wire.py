@@ -65,9 +65,10 @@ def _multi_input(node: Node) -> int:
 
 
 def _declares_io(node: Node) -> bool:
-    """A block with inputs:, outputs: or order: is its own program, never opened from outside."""
+    """A block with inputs:, outputs:, order: or parameters: is its own program, never opened
+    from outside."""
     return isinstance(node, Seq) and (node.declared_inputs is not None or node.declared_outputs is not None
-                                      or node.run_order is not None)
+                                      or node.run_order is not None or bool(node.own_params))
 
 
 def _output_count(node: Node) -> int | None:
@@ -100,7 +101,7 @@ def _free(seq: Seq, outer: frozenset = frozenset()) -> bool:
 
 def needs_flow(seq: Seq) -> bool:
     """Can this list not run as nn.Sequential / runtime.Chain?"""
-    if _declares_io(seq):
+    if _declares_io(seq) or seq.own_params:
         return True
     earlier = {"input"}
     for item in seq.items:
@@ -144,6 +145,7 @@ def _dotted_paths(seq: Seq) -> dict:
 class Wirer:
     def __init__(self, sink: ErrorSink):
         self.sink = sink
+        self.params: dict = {}  # the current scope's own parameters, by name
 
     def fail(self, node: Node, code: str, message: str, **kw):
         self.sink.add(ArchcError(code, message, node.loc, path=f"layer {node.path} ({node.kind})" if node.path else "",
@@ -170,6 +172,12 @@ class Wirer:
             if item.name in frame.names:
                 self.fail(item, "duplicate-name", f"a layer here is named '{item.name}', as an input is",
                           expected="layer names other than the inputs' " + ", ".join(inputs), found=f"'{item.name}'")
+        self.params = {p.name: p for p in node.own_params}
+        for param in node.own_params:
+            if param.name in frame.names:
+                self.fail(node, "duplicate-name", f"a parameter is named '{param.name}', as an input is",
+                          expected="parameter names other than the inputs'", found=f"'{param.name}'")
+            frame.names[param.name] = _Entry(param.name)
         steps: list[Step] = []
         values = self.lower(node.run_order or node.items, frame, _dotted_paths(node), "", inputs[0], steps)
         form, outputs = self.outputs(node, frame, values)
@@ -211,8 +219,11 @@ class Wirer:
                           expected="merge: concat | add | mul", found="no merge")
             if getattr(item, "size_of", None) is not None:
                 reads.append(self.resolve(item, item.size_of, frame, values, "size_of"))
-            step = Step(item, path, tuple(reads), (path,), merge if len(reads) > 1 or item.merge else None,
-                        item.merge_dim)
+            merge = merge if len(reads) > 1 or item.merge else None
+            self.check_parameter_reads(item, reads, merge)
+            step = Step(item, path, tuple(reads), (path,), merge, item.merge_dim,
+                        expand=tuple(i for i, r in enumerate(reads) if r in self.params and self.params[r].batched)
+                        if merge == "concat" else ())
             entry = _Entry(path)
             outputs = _output_count(item)
             if outputs == 0:
@@ -231,6 +242,15 @@ class Wirer:
             frame.names[item.name] = entry
             values.append(entry.value)
         return values
+
+    def check_parameter_reads(self, item: Node, reads: list[str], merge: str | None) -> None:
+        """A parameter without a batch dim broadcasts against samples: only add and mul can take it."""
+        for name in reads:
+            param = self.params.get(name)
+            if param is not None and not param.batched and merge not in ("add", "mul"):
+                self.fail(item, "bad-from", f"parameter '{name}' has no batch dim, so only add or mul can read it",
+                          expected="add: or mul: {from: [-1, " + name + "]}, or the parameter with batched: true",
+                          found=f"{item.kind} reading '{name}'")
 
     def open(self, seq: Seq, reads: list[str], frame: _Frame, trie: dict, path: str, steps: list[Step]) -> str:
         """Lower a sequence's children into the enclosing program (see the module docstring)."""

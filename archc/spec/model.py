@@ -35,6 +35,17 @@ OutputKey = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_NAME_LEN
 Outputs = dict[OutputKey, Reference] | Annotated[list[Reference], Field(min_length=1)] | None
 
 
+class ParameterDef(BaseModel):
+    """A learnable tensor a block's (or the network's) module owns itself (ConvNeXt's
+    layer_scale, ViT's class_token): its full shape, how it starts, and whether its first
+    dim is a batch of one (broadcast, and expanded by concat, to the batch)."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: Annotated[list[Any], Field(min_length=1, max_length=6)]
+    init: Any = "zeros"
+    batched: Annotated[bool, Strict()] = False
+
+
 def _reserved(params: dict) -> dict:
     for name in params:
         if name in RESERVED_PARAMS:
@@ -50,6 +61,7 @@ class BlockDef(BaseModel):
     params: dict[Identifier, Any] = {}
     inputs: Annotated[list[Identifier], Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="the block's input names (default: one input named 'input')")
+    parameters: dict[Identifier, ParameterDef] = Field(default={}, description="learnable tensors the block's module owns")
     layers: SkipValidation[Any]
     outputs: Outputs = Field(default=None, description="named outputs (a dict), a list (a tuple) or none (the last value)")
     order: Annotated[list[Identifier], Field(min_length=1)] | None = Field(
@@ -78,6 +90,7 @@ class SpecDoc(BaseModel):
         default=None, description="several named inputs (instead of input:), in forward()'s order")
     params: dict[Identifier, Any] = Field(default={}, description="parameters (with defaults) a spec that reuses "
                                                                   "this network may set")
+    parameters: dict[Identifier, ParameterDef] = Field(default={}, description="learnable tensors the network's module owns")
     imports: list[str] = Field(default=[], description="block files or network specs (relative paths), 'std', 'std/<family>'")
     defaults: dict[str, dict[str, Any]] = Field(default={}, description="per-kind default arguments")
     blocks: dict[Identifier, BlockDef] = {}
