@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 import archc  # noqa: E402
 from archc.emit.diagram import render_bytes  # noqa: E402
 
-NETWORKS = ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet"]
+NETWORKS = ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet", "unet_small"]
 GALLERY = REPO / "docs" / "gallery"
 
 
@@ -50,10 +50,11 @@ def page() -> str:
             f"[![{name}](gallery/{name}.png)](gallery/{name}.svg)\n"
         )
     return (
-        "# Gallery: the lecture's seven networks\n\n"
+        "# Gallery: the lecture's seven networks and a U-Net\n\n"
         "Drawn by `archc render -o NAME.png` with its default options, sized for a 16:9 slide: a long\n"
         "chain folded into columns, 150 dpi, the title with the totals, depth chosen to stay readable,\n"
-        "runs of identical blocks drawn once with ×N, residual shortcuts and dense skips dashed in red.\n"
+        "runs of identical blocks drawn once with ×N, residual shortcuts, dense skips and U-Net's long\n"
+        "skips dashed in red.\n"
         "Click a picture for its SVG. Regenerate with `python scripts/gallery.py`; a test fails when\n"
         "these files are stale.\n\n" + "\n".join(rows)
         + VIEWER

@@ -11,6 +11,7 @@ import archc
 
 SEED = reference("seed_models.json")
 TORCHVISION = reference("torchvision_models.json")
+DENSE = reference("dense_models.json")
 ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
 
 
@@ -100,3 +101,26 @@ def test_generated_source_builds_the_same_module(path):
     x = torch.randn(1, *graph.input_shape)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+
+
+DENSE_SPECS = {"fcn_resnet50": "segmentation", "deeplabv3_resnet50": "segmentation",
+               "lraspp_mobilenet_v3_large": "segmentation", "unet_resnet34": "segmentation",
+               "fpn_resnet50": "detection", "yolov8n": "detection"}
+
+
+def test_every_dense_reference_model_has_a_spec():
+    assert set(DENSE_SPECS) == set(DENSE)
+
+
+@pytest.mark.parametrize("name", sorted(DENSE_SPECS))
+def test_dense_spec_is_checkpoint_compatible_and_computes_what_its_reference_computes(name):
+    """Segmentation and detection networks (torchvision, Ultralytics, segmentation-models-pytorch):
+    the same state_dict keys in the same order and shapes (so published checkpoints load with
+    strict=True), the same named outputs, and the same probe fingerprint."""
+    facts = DENSE[name]
+    path = SPECS / DENSE_SPECS[name] / f"{name}.yaml"
+    graph, model = checked(path), built(path)
+    assert graph.root.params == facts["params"]
+    assert {key: list(shape) for key, shape in graph.root.out_shapes.items()} == facts["outputs"]
+    assert [[key, list(t.shape)] for key, t in model.state_dict().items()] == facts["state_dict"]
+    assert not fingerprint_differences(probe_fingerprint(model, facts["input"]), facts["probe"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from archc.graph import MERGES
 from archc.layers import KINDS
-from archc.spec.model import SpecDoc
+from archc.spec.model import BlockDef, SpecDoc
 from archc.spec.structure import LAYER_LISTS, STRUCTURAL
 
 SCHEMA_ID = "https://archc.dev/schema/spec-v1.json"
@@ -19,8 +19,10 @@ _EXPR = {"type": "string", "pattern": r"^\$", "description": "a parameter ($p) o
 _LAYERS = {"$ref": "#/$defs/layers"}
 _META = {
     "name": {"type": "string", "pattern": r"^([A-Za-z_][A-Za-z0-9_-]*|.*\$\{.*)$", "description": "module name (state_dict key)"},
-    "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-             "description": "read earlier layers' outputs instead of the previous one"},
+    "from": {"anyOf": [{"type": "string"}, {"type": "integer", "maximum": -1},
+                       {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer", "maximum": -1}]}}],
+             "description": "read earlier values instead of the previous one: a name, a dotted path "
+                            "(backbone.layer3) or -1 for the previous value"},
     "merge": {"enum": ["concat", "add", "mul"], "description": "how several 'from' inputs combine"},
     "when": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "false drops this layer"},
     "trainable": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "false freezes its parameters"},
@@ -88,6 +90,8 @@ def spec_schema() -> dict[str, Any]:
         properties = dict(raw.get("properties", {}))
         if KINDS[kind].family in ("conv", "linear") or kind.startswith("batch_norm"):
             properties["init"] = _init_schema()
+        if kind == "interpolate":
+            properties["size_of"] = {"type": "string", "description": "resize to this value's spatial size"}
         entries.append(_kind_entry(kind, _args_schema(properties, [], KINDS[kind].summary), True))
         bare.append(kind)
     for kind, model in STRUCTURAL.items():
@@ -104,9 +108,11 @@ def spec_schema() -> dict[str, Any]:
     top = copy.deepcopy(SpecDoc.model_json_schema())
     defs.update(top.pop("$defs", {}))
     top["properties"]["layers"] = _LAYERS
-    top["properties"]["blocks"] = {"type": "object", "additionalProperties": {
-        "type": "object", "additionalProperties": False, "required": ["layers"],
-        "properties": {"description": {"type": "string"}, "params": {"type": "object"}, "layers": _LAYERS}}}
+    block = copy.deepcopy(BlockDef.model_json_schema())
+    defs.update(block.pop("$defs", {}))
+    block["properties"]["layers"] = _LAYERS
+    block.pop("title", None)
+    top["properties"]["blocks"] = {"type": "object", "additionalProperties": block}
     top["properties"]["defaults"] = {"type": "object", "properties": {
         kind: {"type": "object"} for kind in sorted(KINDS)}, "additionalProperties": False}
     top["required"] = sorted(set(top.get("required", [])) | {"layers"})
