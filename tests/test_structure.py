@@ -107,6 +107,11 @@ STD_USES = [
     # blocks with several inputs: the network's inputs, by name, bound to them in order
     ("unet_up", {"x": (8, 4, 4), "skip": (4, 8, 8)}, {"channels": 4}),
     ("unet_decoder_block", {"x": (8, 4, 4), "skip": (6, 7, 7)}, {"channels": 5}),
+    # the Vision Transformer's, on (L, C) tokens (and patches of an image)
+    ("mlp_block", (5, 8), {"mlp_dim": 16}),
+    ("encoder_block", (5, 8), {"num_heads": 2, "mlp_dim": 16}),
+    ("encoder", (5, 8), {"seq_length": 5, "hidden_dim": 8, "num_layers": 2, "num_heads": 4, "mlp_dim": 12}),
+    ("patch_embedding", (3, 8, 12), {"hidden": 6, "patch": 4}),
 ]
 
 
