@@ -422,3 +422,27 @@ class FullLike(nn.Module):
 
     def extra_repr(self) -> str:
         return f"value={self.value}"
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """Self-attention on (N, L, E) tokens: x → attention(x, x, x, need_weights=False)[0], as
+    torchvision's ViT EncoderBlock calls nn.MultiheadAttention (batch_first). A subclass, so
+    the state_dict keys are torch's (in_proj_weight, in_proj_bias, out_proj.weight,
+    out_proj.bias) and torchvision's checkpoints load; forward returns the tensor alone."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x, x, x, need_weights=False)[0]
+
+
+class Select(nn.Module):
+    """torch.select: the one index `index` of dim `dim`, which is removed (ViT's class token, x[:, 0])."""
+
+    def __init__(self, dim: int, index: int):
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.select(x, self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"

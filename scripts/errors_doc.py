@@ -89,6 +89,7 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
     "same-padding-stride": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, stride: 2, padding: same}\n"}, []),
     "groups-mismatch": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 8, kernel_size: 3, groups: 2}\n"}, []),
     "bad-dim": ({"spec.yaml": H + "layers:\n  - flatten: {start_dim: 0}\n"}, []),
+    "bad-index": ({"spec.yaml": H + "layers:\n  - flatten: {start_dim: 2}\n  - select: {dim: 1, index: 3}\n"}, []),
     "bad-slice": ({"spec.yaml": H + "layers:\n  - slice_channels: {start: 2, stop: 8}\n"}, []),
     "merge-mismatch": ({"spec.yaml": H + "layers:\n  - residual:\n      body:\n        - conv2d: {out_channels: 3, kernel_size: 3, stride: 2, padding: 1}\n"
                         "        - relu\n"}, []),

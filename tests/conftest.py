@@ -1,6 +1,7 @@
 """Shared helpers: the reference facts, specs from text, torch as the answer key."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from pathlib import Path
@@ -76,11 +77,29 @@ def check_layers(layers, input_shape=(3, 16, 16), **top) -> archc.Graph:
     return check_text(spec_text(layers, input_shape, **top))
 
 
+@contextlib.contextmanager
+def attention_as_matmuls():
+    """Run nn.MultiheadAttention as the matmuls FlopCounterMode counts: in eval mode without
+    grad torch takes a fused fast path, and on CPU a fused attention kernel, for neither of
+    which the counter has a formula (they count 0; its formula for the fused CUDA kernels
+    counts the math kernel's two matmuls). The math kernel computes the same function."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
+
+
 def torch_macs(module, x) -> int:
-    """Multiply-accumulates of convolutions and linear layers, as torch counts them."""
+    """Multiply-accumulates of convolutions, linear layers and attention, as torch counts them."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    with attention_as_matmuls(), FlopCounterMode(display=False) as counter:
         module(x)
     return counter.get_total_flops() // 2
 
@@ -122,7 +141,7 @@ def assert_every_node_matches_torch(graph: archc.Graph, batch: int = 2, model=No
         lambda m, i, o, path=path: seen.__setitem__(path, tuple(_first_tensor(o).shape[1:])))
         for path, module in modules.items()]
     inputs = [torch.randn(batch, *shape) for shape in graph.input_shapes.values()]
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), attention_as_matmuls(), FlopCounterMode(display=False) as counter:
         model(*inputs)
     for hook in hooks:
         hook.remove()

@@ -121,6 +121,34 @@ class _TorchStochasticDepth(nn.Module):
         return input * noise
 
 
+class _TorchSelect(nn.Module):
+    def __init__(self, dim, index):
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x):
+        return x.select(self.dim, self.index)
+
+
+class _TorchSelfAttention(nn.Module):
+    """The answer key for multihead_attention, from the textbook: per head softmax(Q·Kᵀ/√d)·V,
+    with nn.MultiheadAttention's parameter names (one packed in_proj for q, k and v)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        self.heads = num_heads
+        self.in_proj_weight = nn.Parameter(torch.randn(3 * embed_dim, embed_dim) / embed_dim ** 0.5)
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim)) if bias else None
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+
+    def forward(self, x):
+        n, length, embed = x.shape
+        q, k, v = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+        heads = lambda t: t.reshape(n, length, self.heads, -1).transpose(1, 2)  # noqa: E731 - N×h×L×d
+        q, k, v = heads(q), heads(k), heads(v)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / (embed // self.heads) ** 0.5, dim=-1)
+        return self.out_proj((weights @ v).transpose(1, 2).reshape(n, length, embed))
+
 
 class _TorchGridCoords(nn.Module):
     """The answer key for grid_coords: Ultralytics' make_anchors for one level (a list of
@@ -153,16 +181,22 @@ class _TorchFullLike(nn.Module):
     def forward(self, x):
         return torch.full(x.shape, self.value, dtype=x.dtype)
 
+
 # answer keys written here, for kinds that torch.nn has no module for
 _HAND_WRITTEN = {"slice": _TorchSlice, "frozen": _TorchFrozenBatchNorm, "layer_norm2d": _TorchLayerNorm2d,
                  "permute": _TorchPermute, "reshape": _TorchReshape, "mean": _TorchReduce, "amax": _TorchReduce, "sum": _TorchReduce,
                  "stochastic_depth": _TorchStochasticDepth, "grid_coords": _TorchGridCoords, "scale": _TorchScale,
-                 "full_like": _TorchFullLike}
+                 "full_like": _TorchFullLike, "select": _TorchSelect, "self_attention": _TorchSelfAttention}
+# torch's fused attention sums the scores and the weighted values in another order than the
+# textbook answer key: float32 rounding of a softmax over products, not a different function
+_TOLERANCE = {"self_attention": 2e-5}
 
 
 def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
-    if torch_cls in ("frozen", "layer_norm2d"):
+    if torch_cls in ("frozen", "layer_norm2d", "self_attention"):  # the channels (embed dim) inferred
+        if torch_cls == "self_attention":
+            return _TorchSelfAttention(in_shape[-1], **kwargs)
         return _HAND_WRITTEN[torch_cls](in_shape[0], **kwargs)
     if torch_cls in ("mean", "amax", "sum"):
         return _TorchReduce(torch_cls, **kwargs)
@@ -176,8 +210,8 @@ def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
         kwargs.pop("channels_last", None)
         return nn.Linear(in_shape[-1], **kwargs)
     for prefix, name in _INFERRED.items():
-        if torch_cls.startswith(prefix):
-            kwargs[name] = in_shape[0]
+        if torch_cls.startswith(prefix):  # the channels, or the features of each token
+            kwargs[name] = in_shape[-1] if prefix == "Linear" else in_shape[0]
     return getattr(nn, torch_cls)(**kwargs)
 
 
@@ -342,6 +376,14 @@ ROWS = [
     ("scale-negate", (3, 4, 4), "scale", {"factor": -1}, "scale"),
     ("scale-half-tokens", (7, 12), "scale", {"factor": 0.5}, "scale"),
     ("full_like-stride", (1, 30), "full_like", {"value": 8}, "full_like"),
+    ("linear-on-tokens", (7, 12), "linear", {"out_features": 5}, "Linear"),
+    ("linear-on-tokens-no-bias", (3, 8), "linear", {"out_features": 16, "bias": False}, "Linear"),
+    ("select-class-token", (7, 12), "select", {"dim": 1, "index": 0}, "select"),
+    ("select-last-negative", (3, 4, 5), "select", {"dim": -1, "index": -1}, "select"),
+    ("select-middle-dim", (3, 4, 5), "select", {"dim": 2, "index": 3}, "select"),
+    ("multihead_attention-vit-like", (9, 12), "multihead_attention", {"num_heads": 3}, "self_attention"),
+    ("multihead_attention-one-head", (5, 8), "multihead_attention", {"num_heads": 1}, "self_attention"),
+    ("multihead_attention-no-bias", (1, 6), "multihead_attention", {"num_heads": 2, "bias": False}, "self_attention"),
 ]
 
 
@@ -371,11 +413,14 @@ def test_built_module_equals_independent_torch_module(in_shape, kind, args, torc
     """archc's builder makes the same module torch makes from the same arguments."""
     if torch_cls in _HAND_WRITTEN:  # archc's runtime module: compare what it computes instead
         built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
+        reference = _torch_module(torch_cls, args, in_shape)
+        reference.load_state_dict(built.state_dict())  # randomly initialised ones (attention) compute alike
         x = torch.randn(2, *in_shape)
         torch.manual_seed(0)  # in training mode: stochastic depth draws the same noise as its answer key
         got = built(x)
         torch.manual_seed(0)
-        torch.testing.assert_close(got, _torch_module(torch_cls, args, in_shape)(x), rtol=1e-6, atol=1e-6)
+        tolerance = _TOLERANCE.get(torch_cls, 1e-6)
+        torch.testing.assert_close(got, reference(x), rtol=tolerance, atol=tolerance)
         return
     built = archc.build(archc.check("t.yaml", text=_spec(in_shape, kind, args)))[0]
     reference = _torch_module(torch_cls, args, in_shape)
@@ -481,6 +526,7 @@ REFUSED_ON_PURPOSE = [
     ("sum-over-no-dims-reduces-the-batch-too", (3, 4), "sum", {"dim": []}, "sum", "bad-dim"),
     ("permute-moving-the-batch", (2, 4), "permute", {"dims": [1, 0, 2]}, "permute", "bad-dim"),
     ("unflatten-the-batch", (3,), "unflatten", {"dim": 0, "sizes": [2, 1]}, "Unflatten", "bad-dim"),
+    ("select-the-batch", (3, 4), "select", {"dim": 0, "index": 1}, "select", "bad-dim"),
     # torch's normalized_shape may reach into the batch when the batch size fits it
     ("layer-norm-beyond-the-sample", (4, 5), "layer_norm", {"dims": 3}, "LayerNorm", "wrong-rank"),
 ]
@@ -512,6 +558,7 @@ def test_built_layer_computes_what_the_answer_key_computes(in_shape, kind, args,
     with torch.no_grad():
         expected, got = reference(x), built(x)
     if torch_cls in _HAND_WRITTEN:
-        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+        tolerance = _TOLERANCE.get(torch_cls, 1e-6)
+        torch.testing.assert_close(got, expected, rtol=tolerance, atol=tolerance)
     else:
         assert torch.equal(got, expected)

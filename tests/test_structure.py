@@ -127,6 +127,11 @@ STD_USES = [
     ("detect", {"p3": (8, 8, 8), "p4": (16, 4, 4), "p5": (32, 2, 2)}, {"nc": 5}),
     ("feature_pyramid_network", {"c2": (4, 16, 16), "c3": (8, 8, 8), "c4": (16, 4, 4), "c5": (32, 2, 2)},
      {"out_channels": 8}),
+    # the Vision Transformer's, on (L, C) tokens (and patches of an image)
+    ("mlp_block", (5, 8), {"mlp_dim": 16}),
+    ("encoder_block", (5, 8), {"num_heads": 2, "mlp_dim": 16}),
+    ("encoder", (5, 8), {"seq_length": 5, "hidden_dim": 8, "num_layers": 2, "num_heads": 4, "mlp_dim": 12}),
+    ("patch_embedding", (3, 8, 12), {"hidden": 6, "patch": 4}),
 ]
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from archc.layers.activation import ACTIVATION_KINDS
+from archc.layers.attention import MultiheadAttention
 from archc.layers.base import Kind
 from archc.layers.conv import Conv
 from archc.layers.conv_transpose import ConvTranspose
 from archc.layers.frozen_norm import FrozenBatchNorm
 from archc.layers.grid import GridCoords
-from archc.layers.layout import Permute, Reshape, Unflatten
+from archc.layers.layout import Permute, Reshape, Select, Unflatten
 from archc.layers.linear import Linear
 from archc.layers.merge import Combine, Concat
 from archc.layers.norm import BatchNorm, LocalResponseNorm
@@ -25,7 +26,7 @@ _KIND_CLASSES: list[type[Kind]] = [
     Linear, Flatten, Dropout, Identity, SliceChannels, ChannelShuffle, *ACTIVATION_KINDS,
     ConvTranspose, Interpolate, PixelShuffle, PixelUnshuffle, FrozenBatchNorm,
     LayerNorm, LayerNorm2d, GroupNorm, InstanceNorm, Permute, Reshape, Unflatten, Reduce, StochasticDepth,
-    Concat, Combine, Chunk, Split, GridCoords, Scale, FullLike,
+    Concat, Combine, Chunk, Split, GridCoords, Scale, FullLike, MultiheadAttention, Select,
 ]
 
 

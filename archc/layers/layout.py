@@ -1,5 +1,6 @@
 """Layouts: permute, reshape and unflatten move a sample's values into another shape,
-without learning (the channels-last and token layouts of ConvNeXt and ViT)."""
+without learning (the channels-last and token layouts of ConvNeXt and ViT); select takes
+one index of a dim (ViT's class token)."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,7 +8,9 @@ from typing import Annotated
 from pydantic import Field
 
 from archc.layers.base import MAX_SIZE, Args, Int, Kind, Inferred, TorchCall
-from archc.shapes import format_shape, layout_name, permuted_shape, reshaped_shape, unflattened_shape
+from archc.shapes import ShapeError, format_shape, layout_name, permuted_shape, reshaped_shape, sample_dims, \
+    unflattened_shape
+from archc.symbolic import require_at_least
 
 # a size ≥ 1, or -1 for the one that is inferred (torch's reshape and unflatten)
 TargetSize = Annotated[int, Field(strict=True, ge=-1, le=MAX_SIZE)]
@@ -87,3 +90,37 @@ class Unflatten(Kind):
 
     def label(self, kind, a: UnflattenArgs):
         return f"unflatten {a.dim} → {'×'.join(map(str, a.sizes))}"
+
+
+class SelectArgs(Args):
+    dim: Int  # torch's dims: 1 is the first dim after the batch; never 0
+    index: Int  # negative counts from the end, as in x[:, -1]
+
+
+class Select(Kind):
+    names = ("select",)
+    family = "shape"
+    Args = SelectArgs
+    summary = ("one index of a dim, which is removed (torch.select; ViT's class token x[:, 0] is "
+               "{dim: 1, index: 0}); dim 0, the batch, is refused")
+
+    def infer(self, kind, a: SelectArgs, shape):
+        (at,) = sample_dims(a.dim, shape, kind)
+        size = shape[at]
+        needed = a.index + 1 if a.index >= 0 else -a.index  # the size that has this index
+        if not require_at_least(size, needed, f"dim {a.dim} has index {a.index}"):
+            raise ShapeError("bad-index", f"{kind} index {a.index} is outside dim {a.dim}",
+                             expected=f"{-size} ≤ index < {size} on {layout_name(shape)} {format_shape(shape)}",
+                             found=f"index {a.index}")
+        return Inferred(shape[:at] + shape[at + 1:])
+
+    def explain(self, kind, a: SelectArgs, shape, out):
+        (at,) = sample_dims(a.dim, shape, kind)
+        return [f"select index {a.index} of dim {a.dim} ({shape[at]} long) of {layout_name(shape)} "
+                f"{format_shape(shape)} → {format_shape(out.shape) or 'one value'} (a view); no parameters"]
+
+    def torch_call(self, kind, a: SelectArgs, shape):
+        return TorchCall("Select", (a.dim, a.index), runtime=True)
+
+    def label(self, kind, a: SelectArgs):
+        return f"select {a.index} of dim {a.dim}"
