@@ -26,7 +26,8 @@ class Totals:
 def trainable_params(node: Node) -> int:
     if isinstance(node, Layer):
         return node.params if node.trainable else 0
-    return sum(trainable_params(c) for c in node.children())
+    own = sum(product(p.shape) for p in getattr(node, "own_params", ())) if node.trainable else 0  # `parameters:`
+    return own + sum(trainable_params(c) for c in node.children())
 
 
 def totals(graph: Graph) -> Totals:
