@@ -446,3 +446,92 @@ class Select(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, index={self.index}"
+
+
+class ShiftedWindowAttention(nn.Module):
+    """torchvision's ShiftedWindowAttention (Swin Transformer), step for step: channels-last
+    N×H×W×C in, the same shape out. The map is padded to a multiple of the window, rolled by
+    −shift, cut into windows; each window's tokens attend to each other (multi-head, with a
+    learned bias per relative position, and a mask so that tokens rolled in from the far edge
+    do not attend to their new neighbours); the windows are put back, rolled back, unpadded.
+    The same parameter and buffer names as torchvision (relative_position_bias_table,
+    relative_position_index, qkv, proj), so its checkpoints load."""
+
+    def __init__(self, dim: int, window_size: tuple[int, int], shift_size: tuple[int, int], num_heads: int,
+                 qkv_bias: bool = True, proj_bias: bool = True, attention_dropout: float = 0.0, dropout: float = 0.0):
+        super().__init__()
+        self.window_size = [int(window_size[0]), int(window_size[1])]
+        self.shift_size = [int(shift_size[0]), int(shift_size[1])]
+        self.num_heads = num_heads
+        self.attention_dropout = attention_dropout
+        self.dropout = dropout
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        wh, ww = self.window_size
+        # one learned bias per head for each of the (2·Wh − 1)·(2·Ww − 1) relative positions
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        # for each (query, key) pair of a window's tokens, the row of the table for their offset
+        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+        relative[:, :, 0] += wh - 1
+        relative[:, :, 1] += ww - 1
+        relative[:, :, 0] *= 2 * ww - 1
+        self.register_buffer("relative_position_index", relative.sum(-1).flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wh, ww = self.window_size[0], self.window_size[1]
+        tokens = wh * ww
+        bias = self.relative_position_bias_table[self.relative_position_index]
+        bias = bias.view(tokens, tokens, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
+        b, h, w, c = x.shape
+        # pad the map to a multiple of the window
+        pad_r = (ww - w % ww) % ww
+        pad_b = (wh - h % wh) % wh
+        x = nn.functional.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+        pad_h, pad_w = x.shape[1], x.shape[2]
+        # no shift along a dim that one window covers
+        shift_h = 0 if wh >= pad_h else self.shift_size[0]
+        shift_w = 0 if ww >= pad_w else self.shift_size[1]
+        shifted = shift_h + shift_w > 0
+        if shifted:
+            x = torch.roll(x, shifts=(-shift_h, -shift_w), dims=(1, 2))
+        # partition into windows: (B · windows) × tokens × C
+        windows = (pad_h // wh) * (pad_w // ww)
+        x = x.view(b, pad_h // wh, wh, pad_w // ww, ww, c)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(b * windows, tokens, c)
+        # multi-head attention within each window, plus the relative position bias
+        qkv = nn.functional.linear(x, self.qkv.weight, self.qkv.bias)
+        qkv = qkv.reshape(x.size(0), x.size(1), 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        q = q * (c // self.num_heads) ** -0.5
+        attn = q.matmul(k.transpose(-2, -1)) + bias
+        if shifted:
+            # label the regions the roll brought together; a token attends only within its own
+            mask = x.new_zeros((pad_h, pad_w))
+            rows = ((0, pad_h - wh), (pad_h - wh, pad_h - shift_h), (pad_h - shift_h, pad_h))
+            cols = ((0, pad_w - ww), (pad_w - ww, pad_w - shift_w), (pad_w - shift_w, pad_w))
+            count = 0
+            for r0, r1 in rows:
+                for c0, c1 in cols:
+                    mask[r0:r1, c0:c1] = count
+                    count += 1
+            mask = mask.view(pad_h // wh, wh, pad_w // ww, ww).permute(0, 2, 1, 3).reshape(windows, tokens)
+            mask = mask.unsqueeze(1) - mask.unsqueeze(2)
+            mask = mask.masked_fill(mask != 0, float(-100.0)).masked_fill(mask == 0, float(0.0))
+            attn = attn.view(x.size(0) // windows, windows, self.num_heads, tokens, tokens)
+            attn = (attn + mask.unsqueeze(1).unsqueeze(0)).view(-1, self.num_heads, tokens, tokens)
+        attn = nn.functional.softmax(attn, dim=-1)
+        attn = nn.functional.dropout(attn, p=self.attention_dropout, training=self.training)
+        x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), c)
+        x = nn.functional.linear(x, self.proj.weight, self.proj.bias)
+        x = nn.functional.dropout(x, p=self.dropout, training=self.training)
+        # merge the windows, roll back, unpad
+        x = x.view(b, pad_h // wh, pad_w // ww, wh, ww, c)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, pad_h, pad_w, c)
+        if shifted:
+            x = torch.roll(x, shifts=(shift_h, shift_w), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+
+    def extra_repr(self) -> str:
+        return f"window_size={self.window_size}, shift_size={self.shift_size}, num_heads={self.num_heads}"
