@@ -20,6 +20,7 @@ from archc.layers.resample import Interpolate, PixelShuffle, PixelUnshuffle
 from archc.layers.scalar import FullLike, Scale
 from archc.layers.shape import ChannelShuffle, Dropout, Flatten, Identity, SliceChannels
 from archc.layers.split import Chunk, Split
+from archc.layers.window_attention import ShiftedWindowAttention
 
 _KIND_CLASSES: list[type[Kind]] = [
     Conv, MaxPool, AvgPool, AvgPool1d, AdaptivePool, AdaptivePool1d, BatchNorm, LocalResponseNorm,
@@ -27,6 +28,7 @@ _KIND_CLASSES: list[type[Kind]] = [
     ConvTranspose, Interpolate, PixelShuffle, PixelUnshuffle, FrozenBatchNorm,
     LayerNorm, LayerNorm2d, GroupNorm, InstanceNorm, Permute, Reshape, Unflatten, Reduce, StochasticDepth,
     Concat, Combine, Chunk, Split, GridCoords, Scale, FullLike, MultiheadAttention, Select,
+    ShiftedWindowAttention,
 ]
 
 
