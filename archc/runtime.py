@@ -460,6 +460,8 @@ class ShiftedWindowAttention(nn.Module):
     def __init__(self, dim: int, window_size: tuple[int, int], shift_size: tuple[int, int], num_heads: int,
                  qkv_bias: bool = True, proj_bias: bool = True, attention_dropout: float = 0.0, dropout: float = 0.0):
         super().__init__()
+        if len(window_size) != 2 or len(shift_size) != 2:
+            raise ValueError("window_size and shift_size must be of length 2")
         self.window_size = [int(window_size[0]), int(window_size[1])]
         self.shift_size = [int(shift_size[0]), int(shift_size[1])]
         self.num_heads = num_heads
@@ -508,9 +510,12 @@ class ShiftedWindowAttention(nn.Module):
         attn = q.matmul(k.transpose(-2, -1)) + bias
         if shifted:
             # label the regions the roll brought together; a token attends only within its own
+            # torchvision's slices [0:−W], [−W:−s], [−s:] per dim, as the bounds Python makes of them
             mask = x.new_zeros((pad_h, pad_w))
-            rows = ((0, pad_h - wh), (pad_h - wh, pad_h - shift_h), (pad_h - shift_h, pad_h))
-            cols = ((0, pad_w - ww), (pad_w - ww, pad_w - shift_w), (pad_w - shift_w, pad_w))
+            rows = ((0, self._from_end(wh, pad_h)), (self._from_end(wh, pad_h), self._from_end(shift_h, pad_h)),
+                    (self._from_end(shift_h, pad_h), pad_h))
+            cols = ((0, self._from_end(ww, pad_w)), (self._from_end(ww, pad_w), self._from_end(shift_w, pad_w)),
+                    (self._from_end(shift_w, pad_w), pad_w))
             count = 0
             for r0, r1 in rows:
                 for c0, c1 in cols:
@@ -532,6 +537,11 @@ class ShiftedWindowAttention(nn.Module):
         if shifted:
             x = torch.roll(x, shifts=(shift_h, shift_w), dims=(1, 2))
         return x[:, :h, :w, :].contiguous()
+
+    @staticmethod
+    def _from_end(count: int, size: int) -> int:
+        """The bound Python makes of the index −count in a dim of `size` (−0 is 0)."""
+        return max(size - count, 0) if count > 0 else 0
 
     def extra_repr(self) -> str:
         return f"window_size={self.window_size}, shift_size={self.shift_size}, num_heads={self.num_heads}"
