@@ -150,6 +150,63 @@ class _TorchSelfAttention(nn.Module):
         return self.out_proj((weights @ v).transpose(1, 2).reshape(n, length, embed))
 
 
+class _TorchWindowAttention(nn.Module):
+    """The answer key for shifted_window_attention, from Swin's definition rather than
+    torchvision's code: pad to whole windows, shift the map by −shift (no shift along a dim one
+    window covers), and within each window per head softmax(Q·Kᵀ/√d + B + M)·V, where B is the
+    table's row for the pair's offset (Δy + Wh − 1)·(2Ww − 1) + Δx + Ww − 1, and M is −100 for
+    a pair that the shift brought together across the map's edge (their offset in the map
+    differs from their offset in the window); then proj, shift back, unpad. Window by window
+    and head by head, with torchvision's names (the index buffer holds the same formula's rows)."""
+
+    def __init__(self, dim: int, num_heads: int, window_size=7, shift_size=0, qkv_bias: bool = True,
+                 proj_bias: bool = True):
+        super().__init__()
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        self.window, self.shift, self.heads = pair(window_size), pair(shift_size), num_heads
+        wh, ww = self.window
+        self.relative_position_bias_table = nn.Parameter(torch.randn((2 * wh - 1) * (2 * ww - 1), num_heads))
+        cells = [(y, z) for y in range(wh) for z in range(ww)]
+        index = [(yi - yj + wh - 1) * (2 * ww - 1) + xi - xj + ww - 1 for yi, xi in cells for yj, xj in cells]
+        self.register_buffer("relative_position_index", torch.tensor(index))
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+
+    def forward(self, x):
+        n, h, w, c = x.shape
+        (wh, ww), d = self.window, c // self.heads
+        ph, pw = -(-h // wh) * wh, -(-w // ww) * ww
+        sh = 0 if wh >= ph else self.shift[0]
+        sw = 0 if ww >= pw else self.shift[1]
+        x = torch.cat([x, x.new_zeros(n, ph - h, w, c)], 1)
+        x = torch.cat([x, x.new_zeros(n, ph, pw - w, c)], 2)
+        q, k, v = self.qkv(torch.roll(x, (-sh, -sw), (1, 2))).split(c, dim=-1)
+        out = torch.zeros_like(x)
+        cells = [(y, z) for y in range(wh) for z in range(ww)]
+        for top in range(0, ph, wh):
+            for left in range(0, pw, ww):
+                bias = torch.zeros(self.heads, wh * ww, wh * ww)
+                for i, (yi, xi) in enumerate(cells):
+                    for j, (yj, xj) in enumerate(cells):
+                        bias[:, i, j] = self.relative_position_bias_table[(yi - yj + wh - 1) * (2 * ww - 1) + xi - xj + ww - 1]
+                        # where the two tokens were before the shift: a pair whose offset changed wrapped around
+                        row_i, row_j = (top + yi + sh) % ph, (top + yj + sh) % ph
+                        col_i, col_j = (left + xi + sw) % pw, (left + xj + sw) % pw
+                        if row_i - row_j != yi - yj or col_i - col_j != xi - xj:
+                            bias[:, i, j] += -100.0
+                window = lambda t: t[:, top:top + wh, left:left + ww].reshape(n, wh * ww, c)  # noqa: E731
+                qw, kw, vw = window(q), window(k), window(v)
+                heads = []
+                for head in range(self.heads):
+                    part = slice(head * d, (head + 1) * d)
+                    for sample in range(n):
+                        scores = (qw[sample, :, part] * d ** -0.5) @ kw[sample, :, part].T + bias[head]
+                        heads.append(torch.softmax(scores, dim=-1) @ vw[sample, :, part])
+                merged = torch.stack(heads).reshape(self.heads, n, wh * ww, d).permute(1, 2, 0, 3).reshape(n, wh * ww, c)
+                out[:, top:top + wh, left:left + ww] = merged.reshape(n, wh, ww, c)
+        return torch.roll(self.proj(out), (sh, sw), (1, 2))[:, :h, :w]
+
+
 class _TorchGridCoords(nn.Module):
     """The answer key for grid_coords: Ultralytics' make_anchors for one level (a list of
     (x + offset, y + offset) per cell, row by row), transposed to 2 × cells and batched."""
@@ -186,17 +243,18 @@ class _TorchFullLike(nn.Module):
 _HAND_WRITTEN = {"slice": _TorchSlice, "frozen": _TorchFrozenBatchNorm, "layer_norm2d": _TorchLayerNorm2d,
                  "permute": _TorchPermute, "reshape": _TorchReshape, "mean": _TorchReduce, "amax": _TorchReduce, "sum": _TorchReduce,
                  "stochastic_depth": _TorchStochasticDepth, "grid_coords": _TorchGridCoords, "scale": _TorchScale,
-                 "full_like": _TorchFullLike, "select": _TorchSelect, "self_attention": _TorchSelfAttention}
+                 "full_like": _TorchFullLike, "select": _TorchSelect, "self_attention": _TorchSelfAttention,
+                 "window_attention": _TorchWindowAttention}
 # torch's fused attention sums the scores and the weighted values in another order than the
 # textbook answer key: float32 rounding of a softmax over products, not a different function
-_TOLERANCE = {"self_attention": 2e-5}
+_TOLERANCE = {"self_attention": 2e-5, "window_attention": 2e-5}
 
 
 def _torch_module(torch_cls: str, args: dict, in_shape) -> nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
-    if torch_cls in ("frozen", "layer_norm2d", "self_attention"):  # the channels (embed dim) inferred
-        if torch_cls == "self_attention":
-            return _TorchSelfAttention(in_shape[-1], **kwargs)
+    if torch_cls in ("frozen", "layer_norm2d", "self_attention", "window_attention"):  # the channels inferred
+        if torch_cls in ("self_attention", "window_attention"):
+            return _HAND_WRITTEN[torch_cls](in_shape[-1], **kwargs)
         return _HAND_WRITTEN[torch_cls](in_shape[0], **kwargs)
     if torch_cls in ("mean", "amax", "sum"):
         return _TorchReduce(torch_cls, **kwargs)
@@ -384,6 +442,13 @@ ROWS = [
     ("multihead_attention-vit-like", (9, 12), "multihead_attention", {"num_heads": 3}, "self_attention"),
     ("multihead_attention-one-head", (5, 8), "multihead_attention", {"num_heads": 1}, "self_attention"),
     ("multihead_attention-no-bias", (1, 6), "multihead_attention", {"num_heads": 2, "bias": False}, "self_attention"),
+    # channels-last H×W×C maps (Swin's): plain windows, shifted, padded to whole windows,
+    # one window covering the map (the shift is dropped), rectangular windows without biases
+    ("shifted_window_attention-plain", (8, 8, 12), "shifted_window_attention", {"num_heads": 3, "window_size": 4}, "window_attention"),
+    ("shifted_window_attention-shifted", (8, 8, 8), "shifted_window_attention", {"num_heads": 2, "window_size": 4, "shift_size": 2}, "window_attention"),
+    ("shifted_window_attention-padded-shifted", (9, 7, 8), "shifted_window_attention", {"num_heads": 2, "window_size": 4, "shift_size": 1}, "window_attention"),
+    ("shifted_window_attention-one-window", (5, 6, 6), "shifted_window_attention", {"num_heads": 1, "window_size": 7, "shift_size": 3}, "window_attention"),
+    ("shifted_window_attention-rect-no-bias", (6, 8, 6), "shifted_window_attention", {"num_heads": 2, "window_size": [3, 4], "shift_size": [1, 2], "qkv_bias": False, "proj_bias": False}, "window_attention"),
 ]
 
 

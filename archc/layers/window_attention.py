@@ -13,7 +13,7 @@ other window or shift sizes) can use it.
 """
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import field_validator
 
 from archc.layers.base import (
     Args, Bool, Inferred, Kind, NonNegativeInt, PositiveInt, Probability, TorchCall, compact, per_dim,
@@ -24,22 +24,19 @@ from archc.shapes import ShapeError, format_shape, layout_name, product, require
 class ShiftedWindowAttentionArgs(Args):
     num_heads: PositiveInt
     window_size: PositiveInt | list[PositiveInt] = 7  # one int, or [height, width]
-    shift_size: NonNegativeInt | list[NonNegativeInt] = 0  # Swin: 0 in even blocks, window // 2 in odd ones
+    # Swin: 0 in even blocks, window // 2 in odd ones; any size is accepted, as torchvision does
+    shift_size: NonNegativeInt | list[NonNegativeInt] = 0
     qkv_bias: Bool = True
     proj_bias: Bool = True
     attention_dropout: Probability = 0.0  # on the attention weights, while training
     dropout: Probability = 0.0  # after proj, while training
 
-    @model_validator(mode="after")
-    def _shift_inside_window(self):
-        window, shift = _pair(self.window_size), _pair(self.shift_size)
-        if len(window) != 2 or len(shift) != 2:
-            raise ValueError("window_size and shift_size take an int or [height, width]")
-        if any(s >= w for s, w in zip(shift, window)):
-            # the mask's three regions per dim (torchvision's slices) exist only for 0 ≤ shift < window
-            raise ValueError(f"shift_size must be smaller than window_size (found shift {list(shift)}, "
-                             f"window {list(window)}; Swin shifts by half a window)")
-        return self
+    @field_validator("window_size", "shift_size")
+    @classmethod
+    def _one_or_two(cls, value):
+        if len(_pair(value)) != 2:
+            raise ValueError(f"an int or [height, width] (found {len(value)} values)")
+        return value
 
 
 def _pair(value) -> tuple[int, ...]:
@@ -97,9 +94,11 @@ class ShiftedWindowAttention(Kind):
     def workspace(self, kind, a: ShiftedWindowAttentionArgs, shape):
         height, width, channels, (wh, ww), _ = self._geometry(kind, a, shape)
         positions = product((_padded(height, wh), _padded(width, ww)))
-        # padded/rolled map, packed q, k, v, the heads' output and proj's (6 · H'W' · C), and every
-        # window's Wh·Ww × Wh·Ww weights per head
-        return 6 * product((positions, channels)) + product((positions, wh * ww, a.num_heads))
+        tokens = wh * ww
+        # padded/rolled map, packed q, k, v, the heads' output and proj's (6 · H'W' · C), every
+        # window's Wh·Ww × Wh·Ww weights per head; and, built with the module, the index buffer
+        # and its relative coordinates (3 · (Wh·Ww)², which a large window makes the largest part)
+        return 6 * product((positions, channels)) + product((positions, tokens, a.num_heads)) + 3 * tokens * tokens
 
     def param_shapes(self, kind, a: ShiftedWindowAttentionArgs, shape):
         # the one parameter this module owns itself (what `init:` may set); qkv and proj are
@@ -133,7 +132,7 @@ class ShiftedWindowAttention(Kind):
         ]
 
     def torch_call(self, kind, a: ShiftedWindowAttentionArgs, shape):
-        window, shift = per_dim(a.window_size, 2, "window_size"), per_dim(a.shift_size, 2, "shift_size")
+        window, shift = _pair(a.window_size), _pair(a.shift_size)
         defaults = (("qkv_bias", True), ("proj_bias", True), ("attention_dropout", 0.0), ("dropout", 0.0))
         kwargs = {name: getattr(a, name) for name, default in defaults if getattr(a, name) != default}
         return TorchCall("ShiftedWindowAttention", (shape[-1], window, shift, a.num_heads), kwargs, runtime=True)
