@@ -132,6 +132,11 @@ STD_USES = [
     ("encoder_block", (5, 8), {"num_heads": 2, "mlp_dim": 16}),
     ("encoder", (5, 8), {"seq_length": 5, "hidden_dim": 8, "num_layers": 2, "num_heads": 4, "mlp_dim": 12}),
     ("patch_embedding", (3, 8, 12), {"hidden": 6, "patch": 4}),
+    # the Swin Transformer's, on channels-last H×W×C maps (windows of 4, padded from 9 × 6 to 12 × 8)
+    ("swin_mlp", (4, 6, 8), {}),
+    ("swin_block", (9, 6, 8), {"num_heads": 2, "window": 4, "shift": 2, "stochastic_depth_prob": 0.1}),
+    ("swin_stage", (8, 8, 8), {"depth": 2, "num_heads": 2, "first": 1, "total": 4, "window": 4}),
+    ("patch_merging", (6, 4, 5), {}),
 ]
 
 
