@@ -173,7 +173,8 @@ _BASE = {"conv": {"out_channels": 2, "kernel_size": 1}, "max_pool": {"kernel_siz
          "pixel_shuffle": {"upscale_factor": 1}, "pixel_unshuffle": {"downscale_factor": 1},
          "group_norm": {"num_groups": 1}, "permute": {"dims": [0, 1]}, "reshape": {"shape": [-1]},
          "unflatten": {"dim": 1, "sizes": [-1]}, "mean": {"dim": -1}, "amax": {"dim": -1}, "sum": {"dim": -1},
-         "stochastic_depth": {"p": 0.5}, "scale": {"factor": 2.0}, "full_like": {"value": 8.0}}
+         "stochastic_depth": {"p": 0.5}, "scale": {"factor": 2.0}, "full_like": {"value": 8.0},
+         "select": {"dim": 1, "index": 0}, "multihead_attention": {"num_heads": 1}}
 # where archc refuses on purpose what torch would accept (documented in docs/design.md)
 _ARCHC_ONLY = {"linear-on-spatial-input", "beyond-32-bits", "unbatched-input", "softmax-over-the-batch", "empty-size", "strict-types",
                "the-batch-mixed"}
