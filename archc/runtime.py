@@ -315,7 +315,10 @@ class Reshape(nn.Module):
         self.shape = tuple(shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape[0], *self.shape)
+        # the batch is never named: a trace (ONNX export) would bake x.shape[0] in as a constant
+        if len(self.shape) == 0:
+            return x.reshape(-1)
+        return x.flatten(1).unflatten(1, self.shape)
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}"

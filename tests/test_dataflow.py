@@ -452,3 +452,22 @@ def test_a_parameter_without_a_batch_dim_is_read_only_by_add_and_mul(change, cod
 def test_a_batched_parameter_must_start_with_a_batch_of_one():
     (error,) = errors_of(OWN_PARAMETERS.replace("shape: [1, 1, 4], batched: true", "shape: [2, 1, 4], batched: true"))
     assert error.code == "bad-value" and error.loc.line == 5
+
+
+def test_size_of_a_symbolic_input_keeps_the_output_symbolic_and_exact():
+    text = """archc: 1
+name: sym_seg
+inputs: {image: [3, H, W]}
+layers:
+  - conv2d: {out_channels: 4, kernel_size: 3, stride: 2, padding: 1, name: down}
+  - conv2d: {out_channels: 2, kernel_size: 1, name: head}
+  - interpolate: {size_of: image, mode: bilinear, align_corners: false, name: out}
+outputs: {out: out, head: head}
+"""
+    graph = check_text(text)
+    assert str(graph.root.out_shapes["out"][1]) == "H"
+    for h, w in [(33, 47), (8, 9)]:
+        concrete = archc.check("t.yaml", text=text, input_shape=(3, h, w))
+        out = archc.build(concrete)(torch.randn(1, 3, h, w))
+        assert {k: tuple(v.shape[1:]) for k, v in out.items()} == concrete.root.out_shapes
+        assert concrete.root.out_shapes["out"] == (2, h, w)

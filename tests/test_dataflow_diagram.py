@@ -173,9 +173,31 @@ def test_unet_page_opens_in_a_browser_without_errors(tmp_path):
     assert "4×16×16" in seen["initial"]["edges"]
 
 
-def test_slide_layout_never_folds_where_a_skip_crosses():
+def test_slide_layout_folds_across_skips_as_a_snake_and_prefers_clean_cuts():
+    from archc.emit.diagram_layout import fold
+
     d = diagram(_unet())
-    # the image's size_of edge and the outputs span the whole network: no fold point is clean
-    assert len(d.root.parts) == 1
-    [enc] = [c for c in d.root.clusters if c.title.startswith("enc")]
-    assert [len(p) for p in enc.parts] == [1, 4]  # c1 | r1 … r2: r1's skip leaves from inside the rest
+    # the image's size_of edge and the outputs span the whole network: each item is still a part
+    assert len(d.root.parts) > 1
+    resnet = diagram(archc.check(REPO / "specs" / "d2l" / "resnet18.yaml"))
+    assert fold(resnet).upward == set()  # clean cuts exist: plain top-down columns
+
+
+def test_unet_small_png_is_slide_shaped_and_draws_every_skip():
+    import struct
+
+    from archc.emit.diagram_layout import fold
+
+    graph = archc.check(REPO / "specs" / "d2l" / "unet_small.yaml")
+    png = render_bytes(graph, "png", dpi=36)
+    width, height = struct.unpack(">II", png[16:24])
+    assert 0.85 <= width / height <= 1.9, (width, height)  # was 1179×3344: one tall column
+    d = diagram(graph)
+    folded = fold(d)
+    assert len(folded.columns) > 1 and folded.upward  # folded across the long skips, snaking
+    concats = [nid for nid, n in d.nodes.items() if n.title == "concat"]
+    skips = [e for e in d.edges if e.shortcut and e.dst in concats]
+    assert len(concats) == 2 and len(skips) == 2  # enc2 → dec2's concat, enc1 → dec1's concat
+    dot = to_dot(d)
+    for e in skips:
+        assert re.search(rf"\b{e.src} -> {e.dst} \[.*dashed", dot), (e.src, e.dst)

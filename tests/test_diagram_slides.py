@@ -223,7 +223,7 @@ def test_a_folded_column_does_not_start_with_the_activation_of_the_layer_before(
         assert first.family not in ("activation", "norm"), first.title
 
 
-@pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet"])
+@pytest.mark.parametrize("name", ["lenet", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet", "unet_small"])
 def test_gallery_has_a_small_slide_sized_png(name):
     from conftest import REPO
 

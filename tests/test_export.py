@@ -154,3 +154,25 @@ def test_bad_weights_write_nothing(tmp_path, capsys):
     assert main(["export", str(SPECS / "d2l" / "lenet.yaml"), "--format", "onnx", "-o", str(out),
                  "--weights", str(tmp_path / "w.pt")]) == 1
     assert "error[bad-weights]" in capsys.readouterr().err and not out.exists()
+
+
+# -- several outputs: a segmentation network and a detector, through onnxruntime ------------------
+DENSE = [(SPECS / "segmentation" / "lraspp_mobilenet_v3_large.yaml", (3, 96, 96), ["out"]),
+         (SPECS / "detection" / "yolov8n.yaml", (3, 128, 128), ["decoded", "boxes", "scores", "p3", "p4", "p5"])]
+
+
+@pytest.mark.parametrize("spec, input_shape, outputs", DENSE, ids=["lraspp", "yolov8n"])
+def test_dense_networks_export_every_named_output_to_onnx(spec, input_shape, outputs):
+    """Each output comes out of ONNX Runtime under its key, equal to the module's, at a batch
+    other than the one traced (the batch is dynamic)."""
+    import onnxruntime
+
+    model, exported = _exported(spec, "onnx", input_shape)
+    session = onnxruntime.InferenceSession(exported.data, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    assert [o.name for o in session.get_outputs()] == outputs
+    x = _input(3, input_shape)
+    got = dict(zip(outputs, session.run(None, {"input": x.numpy()})))
+    want = _expected(model, x)
+    for key in outputs:
+        torch.testing.assert_close(torch.from_numpy(got[key]), want[key], atol=1e-4, rtol=1e-4)

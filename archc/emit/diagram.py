@@ -80,9 +80,16 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
            color="#666666", margin="0.12,0.04", height="0.3")
     g.attr("edge", fontname=_FONT, fontsize="9", color="#555555", fontcolor="#333333", arrowsize="0.6")
 
-    def emit_cluster(target, cluster: DCluster) -> None:
+    column_of = {n: i for i, column in enumerate(folded.columns) for n in column}
+    # snaking columns each go in a box-less cluster of their own, which keeps them apart and in order
+    lanes = ([graphviz.Digraph(name=f"cluster_column{i}", graph_attr={"style": "invis", "margin": "2", "label": ""})
+              for i in range(len(folded.columns))] if folded.upward else [])
+
+    def emit_cluster(target, cluster: DCluster, top: bool = False) -> None:
         for nid in cluster.nodes:
             node = d.nodes[nid]
+            if top and lanes:
+                target = lanes[column_of[nid]]
             frozen = {"style": "rounded,filled,dashed", "penwidth": "1.6"} if node.frozen else {}
             if node.role == "merge":
                 target.node(nid, node.title, shape="circle" if len(node.title) == 1 else "box",
@@ -101,8 +108,10 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
                 target.node(nid, **_DEAD)
         for sub in cluster.clusters:
             if sub.id in folded.unboxed:  # spread over the columns: its items stand on their own
-                emit_cluster(target, sub)
+                emit_cluster(target, sub, top)
                 continue
+            if top and lanes:
+                target = lanes[column_of[_first_node(sub)]]
             with target.subgraph(name=sub.id) as inner:
                 if sub.invisible:
                     inner.attr(label="", style="invis", margin="4")
@@ -111,14 +120,33 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
                                fontsize="10", fontcolor="#444444", margin="10")
                 emit_cluster(inner, sub)
 
-    emit_cluster(g, d.root)
-    column_of = {n: i for i, column in enumerate(folded.columns) for n in column}
-    heads = [column[0] for column in folded.columns]
+    emit_cluster(g, d.root, top=True)
+    for lane in lanes:
+        g.subgraph(lane)
+    if folded.upward:
+        _snake_edges(g, d, folded.columns, folded.upward, column_of)
+    else:
+        _column_edges(g, d, folded.columns, column_of)
+    return g.source
+
+
+def _first_node(cluster: DCluster) -> str:
+    return cluster.nodes[0] if cluster.nodes else _first_node(cluster.clusters[0])
+
+
+def _edge_style(e) -> dict:
+    if e.dead:
+        return {"style": "dotted", "color": "#bbbbbb", "fontcolor": "#999999"}
+    return {"style": "dashed", "color": _SHORTCUT, "fontcolor": _SHORTCUT} if e.shortcut else {}
+
+
+def _column_edges(g, d: Diagram, columns: list[list[str]], column_of: dict[str, int]) -> None:
+    """Edges of columns that all run top to bottom, the chain crossing from each column's foot
+    to the next one's head."""
+    heads = [column[0] for column in columns]
     connectors: dict[tuple[str, int], str] = {}
     for e in d.edges:
-        style = {"style": "dashed", "color": _SHORTCUT, "fontcolor": _SHORTCUT} if e.shortcut else {}
-        if e.dead:
-            style = {"style": "dotted", "color": "#bbbbbb", "fontcolor": "#999999"}
+        style = _edge_style(e)
         src, column = e.src, column_of[e.dst]
         if column_of[src] != column:
             # an edge into another column goes through one small point at that column's top, so
@@ -129,17 +157,39 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
                 point = connectors[(src, column)] = f"wrap{len(connectors) + 1}"
                 g.node(point, "", shape="point", width="0.08", color="#555555")
                 g.edge(src, point, constraint="false", **style)
-                if heads[column] == folded.columns[column][0]:
+                if heads[column] == columns[column][0]:
                     heads[column] = point
             src = point
         g.edge(src, e.dst, label=f" {e.label}", **style)
-    if len(folded.columns) > 1:
+    if len(columns) > 1:
         # the columns' first boxes share the top rank, in chain order
         with g.subgraph() as top:
             top.attr(rank="same")
             for a, b in zip(heads, heads[1:]):
                 top.edge(a, b, style="invis")
-    return g.source
+
+
+def _snake_edges(g, d: Diagram, columns: list[list[str]], upward: set[int], column_of: dict[str, int]) -> None:
+    """Edges of columns that take turns running down and up (a U for two): an upward column's
+    edges are written head to tail with dir=back, so that dot ranks them bottom to top and still
+    draws the arrow towards the reader. Edges between columns rank nothing and leave a box's
+    side facing the next column, so a skip runs straight across to the merge that reads it."""
+    for e in d.edges:
+        style, label = _edge_style(e), f" {e.label}"
+        a, b = column_of[e.src], column_of[e.dst]
+        if a == b:
+            if a in upward:
+                g.edge(e.dst, e.src, label=label, dir="back", **style)
+            else:
+                g.edge(e.src, e.dst, label=label, **style)
+            continue
+        ports = {"tailport": "e", "headport": "w"} if b == a + 1 else {}
+        g.edge(e.src, e.dst, xlabel=label, constraint="false", **ports, **style)
+    for column in range(len(columns) - 1):
+        # where the chain turns: the foot (or head) of one column beside the start of the next
+        with g.subgraph() as turn:
+            turn.attr(rank="same")
+            turn.edge(columns[column][-1], columns[column + 1][0], style="invis")
 
 
 def _mermaid_text(text: str) -> str:

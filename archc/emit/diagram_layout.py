@@ -4,7 +4,12 @@ drawing fits a 16:9 slide instead of becoming a strip many screens long.
 The fold points are the boundaries between the items of the top-level sequence (descending
 into a sequence that holds most of the drawing), so a block is never split. The number of
 columns is the one whose estimated aspect ratio comes closest to TARGET_ASPECT; sizes are
-estimated from label lengths and ranks, so no graphviz is needed to choose."""
+estimated from label lengths and ranks, so no graphviz is needed to choose.
+
+Where skips cross a fold (a U-Net's encoder maps feeding its decoder), the columns snake:
+every second one is drawn bottom to top, so that the encoder goes down, the decoder comes
+back up beside it, and each skip runs across to the decoder stage of the same size (a U, as
+teachers draw it) instead of along the whole drawing."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ _GAP_LR = 0.4  # between rows
 class Layout:
     columns: list[list[str]]  # node ids per column (row when left to right), in drawing order
     unboxed: set[str] = field(default_factory=set)  # clusters whose items were spread over columns
+    upward: set[int] = field(default_factory=set)  # columns drawn bottom to top (right to left for LR)
 
 
 def _all_nodes(cluster: DCluster) -> list[str]:
@@ -154,7 +160,8 @@ def fold(d: Diagram, rankdir: str = "TB", columns: int | None = None) -> Layout:
             return Layout([list(d.nodes)])
         extents = [_extent(d, u, rank, rankdir) for u in units]
         lengths = [e[0] + _CLUSTER for e in extents]
-        breakable = [_starts_a_step(d, u) for u in units]
+        crossed = _crossed_cuts(d, units)
+        breakable = [_starts_a_step(d, u) and i not in crossed for i, u in enumerate(units)]
 
         def shape(groups):
             length = max(sum(lengths[i] for i in g) for g in groups)
@@ -176,4 +183,19 @@ def fold(d: Diagram, rankdir: str = "TB", columns: int | None = None) -> Layout:
             break
     if len(groups) == 1:
         return Layout([list(d.nodes)])
-    return Layout([[n for i in g for n in units[i]] for g in groups], unboxed)
+    columns = [[n for i in g for n in units[i]] for g in groups]
+    # a fold that a skip crosses turns the chain round, so that the skip runs across the columns
+    snake = any(g[0] in _crossed_cuts(d, units) for g in groups[1:])
+    return Layout(columns, unboxed, set(range(1, len(columns), 2)) if snake else set())
+
+
+def _crossed_cuts(d: Diagram, units: list[list[str]]) -> set[int]:
+    """The units before which something besides the chain passes (a skip, a branch, a size_of):
+    folds go at clean cuts where there are any, and across skips only where there are none."""
+    unit_of = {n: i for i, unit in enumerate(units) for n in unit}
+    crossed: set[int] = set()
+    for e in d.edges:
+        a, b = unit_of.get(e.src), unit_of.get(e.dst)
+        if a is not None and b is not None and abs(b - a) > 1:
+            crossed.update(range(min(a, b) + 1, max(a, b) + 1))
+    return crossed

@@ -4,7 +4,9 @@ Mermaid writers. Shapes come from the inferred graph; nothing is recomputed here
 A Flow (the network or a block with its own dataflow) is drawn from its program: one box per
 step, an edge from each value's producer to each step that reads it (so a long skip is an
 edge straight to the merge that reads it), the network's inputs and declared outputs as
-named io boxes, and opened sequences as clusters holding their children's boxes."""
+named io boxes, and opened sequences as clusters holding their children's boxes. Every item
+of a sequence is a part the slide layout may fold at, even where a skip crosses: the layout
+then turns the chain round (a U) so that the skip runs across, not along, the columns."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -390,8 +392,6 @@ class _Builder:
             self.add(root, DNode(nid, f"{title} {format_shape(shape)}", detail, "io"))
             root.parts[-1].append(nid)
             self.edge(box, nid, shape)
-        for cluster in [root, *_all_clusters(root)]:
-            _join_parts_across_skips(self.d, cluster)
         return self.d
 
 
@@ -420,39 +420,6 @@ def _add_parts(target: str, fresh: list[str], cluster: DCluster, chain: list, la
         else:
             box.parts.append(list(fresh))
             last_part[box.id] = key
-
-
-def _all_clusters(cluster: DCluster):
-    for sub in cluster.clusters:
-        yield sub
-        yield from _all_clusters(sub)
-
-
-def _join_parts_across_skips(d: Diagram, cluster: DCluster) -> None:
-    """The slide layout may fold a chain between two parts only where the one tensor passing
-    is the earlier part's output into the next part: a fold where a skip, a branch or a
-    size_of crosses would tangle the drawing, so such neighbours become one part."""
-    parts = cluster.parts
-    if len(parts) < 2:
-        return
-    part_of = {n: i for i, part in enumerate(parts) for n in part}
-    bad: set[int] = set()  # cut c lies between parts c and c + 1
-    for e in d.edges:
-        a, b = part_of.get(e.src), part_of.get(e.dst)
-        if a is not None and b is not None:
-            if b > a + 1 or b < a:
-                bad.update(range(min(a, b), max(a, b)))
-        elif a is not None and a < len(parts) - 1:  # leaves the cluster before its end
-            bad.update(range(a, len(parts) - 1))
-        elif b is not None and b > 0:  # enters the cluster after its start
-            bad.update(range(0, b))
-    joined = [list(parts[0])]
-    for c in range(len(parts) - 1):
-        if c in bad:
-            joined[-1].extend(parts[c + 1])
-        else:
-            joined.append(list(parts[c + 1]))
-    cluster.parts = joined
 
 
 def _short(count: int) -> str:

@@ -9,6 +9,8 @@ from archc.shapes import format_shape
 
 def label(node: Node) -> str:
     """A layer's compact notation, or a container's kind."""
+    if isinstance(node, Layer) and node.size_of is not None and node.args is not None:
+        return f"interpolate to {node.size_of}'s size, {node.args.mode}"  # the size is read at run time
     if isinstance(node, Layer) and node.args is not None:
         return KINDS[node.kind].label(node.kind, node.args)
     return node.kind

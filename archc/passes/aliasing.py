@@ -20,7 +20,7 @@ from archc.graph import Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq
 
 # Kinds whose output may be the input tensor or a view of its storage, in train or eval
 # mode (a test checks this list against torch for every kind).
-VIEW_KINDS = frozenset({"identity", "concat", "add", "mul", "chunk", "split", "flatten", "slice_channels", "dropout", "dropout1d", "dropout2d", "dropout3d",
+VIEW_KINDS = frozenset({"identity", "concat", "add", "mul", "chunk", "split", "select", "flatten", "slice_channels", "dropout", "dropout1d", "dropout2d", "dropout3d",
                         "permute", "reshape", "unflatten", "stochastic_depth"})
 
 

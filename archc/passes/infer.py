@@ -103,14 +103,19 @@ class Inferrer:
             child = step.node
             if step.merge:
                 args = [self.merged(child, step.merge, list(zip(step.reads, args)), step.dim)]
+            like = None
             if getattr(child, "size_of", None) is not None:
-                # interpolate to another value's spatial size: its `size` is that value's
+                # interpolate to another value's spatial size: its `size` is that value's (a symbolic
+                # size is checked as 1 and then taken as it is: the module reads it at run time)
                 like = args.pop()
-                child.raw_args = {**child.raw_args, "size": list(like[1:])}
+                spatial = [v if isinstance(v, int) else 1 for v in like[1:]]
+                child.raw_args = {**child.raw_args, "size": spatial}
                 child.args = None
             if isinstance(child, Flow):
                 child.in_shapes = tuple(args)
             out = self.node(child, args[0])
+            if like is not None and not all(isinstance(v, int) for v in like[1:]):
+                out = child.out_shape = (out[0], *like[1:])
             if step.unpack == "one":
                 env[step.writes[0]] = out
             elif isinstance(child, Layer):
