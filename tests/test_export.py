@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -157,11 +158,14 @@ def test_bad_weights_write_nothing(tmp_path, capsys):
 
 
 # -- several outputs: a segmentation network and a detector, through onnxruntime ------------------
-DENSE = [(SPECS / "segmentation" / "lraspp_mobilenet_v3_large.yaml", (3, 96, 96), ["out"]),
-         (SPECS / "detection" / "yolov8n.yaml", (3, 128, 128), ["decoded", "boxes", "scores", "p3", "p4", "p5"])]
+# a segmentation network (the tiny U-Net: a two-input decoder block, a resize to the input's size,
+# three named outputs) and a detector (YOLOv8n: six named outputs, the decoded boxes included),
+# small inputs: the formats are what is tested (tests/test_specs.py checks the networks themselves)
+DENSE = [(Path(__file__).parent / "specs_multi_io" / "tiny_unet.yaml", (3, 16, 16), ["out", "resized", "gated"]),
+         (SPECS / "detection" / "yolov8n.yaml", (3, 64, 64), ["decoded", "boxes", "scores", "p3", "p4", "p5"])]
 
 
-@pytest.mark.parametrize("spec, input_shape, outputs", DENSE, ids=["lraspp", "yolov8n"])
+@pytest.mark.parametrize("spec, input_shape, outputs", DENSE, ids=["unet", "yolov8n"])
 def test_dense_networks_export_every_named_output_to_onnx(spec, input_shape, outputs):
     """Each output comes out of ONNX Runtime under its key, equal to the module's, at a batch
     other than the one traced (the batch is dynamic)."""
@@ -169,10 +173,28 @@ def test_dense_networks_export_every_named_output_to_onnx(spec, input_shape, out
 
     model, exported = _exported(spec, "onnx", input_shape)
     session = onnxruntime.InferenceSession(exported.data, providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["input"]
+    (name,) = archc.check(spec, input_shape=input_shape).input_shapes  # the spec's own input name
+    assert [i.name for i in session.get_inputs()] == [name]
     assert [o.name for o in session.get_outputs()] == outputs
     x = _input(3, input_shape)
-    got = dict(zip(outputs, session.run(None, {"input": x.numpy()})))
+    got = dict(zip(outputs, session.run(None, {name: x.numpy()})))
     want = _expected(model, x)
     for key in outputs:
         torch.testing.assert_close(torch.from_numpy(got[key]), want[key], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["pt2", "torchscript"])
+@pytest.mark.parametrize("spec, input_shape, outputs", DENSE, ids=["unet", "yolov8n"])
+def test_dense_networks_round_trip_through_torch_export_and_torchscript(spec, input_shape, outputs, fmt):
+    """The torch.export program and the TorchScript module (traced: a dataflow network is not
+    scriptable) return every named output, equal to the module's, at batch 1 and 3."""
+    model, exported = _exported(spec, fmt, input_shape)
+    loaded = torch.export.load(io.BytesIO(exported.data)).module() if fmt == "pt2" \
+        else torch.jit.load(io.BytesIO(exported.data))
+    for batch in (1, 3):
+        x = _input(batch, input_shape)
+        with torch.no_grad():
+            got, want = loaded(x), _expected(model, x)
+        assert list(got) == outputs
+        for key in outputs:
+            torch.testing.assert_close(got[key], want[key], atol=1e-4, rtol=1e-4)
