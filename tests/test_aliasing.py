@@ -124,7 +124,8 @@ def test_the_view_kinds_are_exactly_those_whose_output_can_share_the_input_stora
             "unflatten": {"dim": 1, "sizes": [2, 2]}, "mean": {"dim": 2}, "amax": {"dim": 2}, "sum": {"dim": 2},
             "stochastic_depth": {"p": 0.5}, "chunk": {"chunks": 2}, "split": {"sizes": [1, 3]},
             "scale": {"factor": 2.0}, "full_like": {"value": 8.0},
-            "multihead_attention": {"num_heads": 2}, "select": {"dim": 1, "index": 0}}
+            "multihead_attention": {"num_heads": 2}, "select": {"dim": 1, "index": 0},
+            "shifted_window_attention": {"num_heads": 2, "window_size": 2, "shift_size": 1}}
     shares = set()
     for kind, kind_class in KINDS.items():
         given_args = next((a for prefix, a in args.items() if kind.startswith(prefix)), {})
@@ -138,6 +139,8 @@ def test_the_view_kinds_are_exactly_those_whose_output_can_share_the_input_stora
             shape = (4,)
         if kind == "multihead_attention":
             shape = (6, 4)  # tokens
+        if kind == "shifted_window_attention":
+            shape = (4, 4, 6)  # a channels-last map
         a = kind_class.Args.model_validate(given_args)
         kind_class.infer(kind, a, shape)
         call = kind_class.torch_call(kind, a, shape)

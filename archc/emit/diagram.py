@@ -18,9 +18,9 @@ EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv":
 
 # fill colours by layer family: a reader tells convolutions from pooling at a glance
 _FILL = {"conv": "#dbe9f6", "pool": "#fde5c8", "norm": "#dff0d8", "activation": "#f5f5f5",
-         "linear": "#e8def3", "shape": "#ffffff"}
+         "linear": "#e8def3", "attention": "#fbe0ea", "shape": "#ffffff"}
 _FAMILY_NAMES = {"conv": "convolution", "pool": "pooling", "norm": "normalisation", "activation": "activation",
-                 "linear": "linear", "shape": "reshaping"}
+                 "linear": "linear", "attention": "attention", "shape": "reshaping"}
 _FONT = "Helvetica"
 _SHORTCUT = "#c0392b"
 _DEAD = {"style": "dashed", "color": "#bbbbbb", "fontcolor": "#999999", "fillcolor": "white"}  # never run
@@ -81,6 +81,9 @@ def to_dot(d: Diagram, rankdir: str = "TB", comment: str = "", *, title: bool = 
     g.attr("edge", fontname=_FONT, fontsize="9", color="#555555", fontcolor="#333333", arrowsize="0.6")
 
     column_of = {n: i for i, column in enumerate(folded.columns) for n in column}
+    for e in d.edges:  # a box off the chain (a parameter the network owns) goes with what it feeds
+        if e.src not in column_of and e.dst in column_of:
+            column_of[e.src] = column_of[e.dst]
     # snaking columns each go in a box-less cluster of their own, which keeps them apart and in order
     lanes = ([graphviz.Digraph(name=f"cluster_column{i}", graph_attr={"style": "invis", "margin": "2", "label": ""})
               for i in range(len(folded.columns))] if folded.upward else [])
