@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from conftest import SPECS, built, check_layers, checked, reference, torch_macs
+from conftest import SPECS, attention_as_matmuls, built, check_layers, checked, reference
 
 import archc
 from archc.cli import main
@@ -17,9 +17,12 @@ ALL_SPECS = sorted(SPECS.rglob("*.yaml"))
 IDS = [str(p.relative_to(SPECS)) for p in ALL_SPECS]
 
 
-def _torch_activation_bytes(model, x, layers: set[str]) -> int:
+def _torch_activation_bytes_and_macs(model, x, layers: set[str]) -> tuple[int, int]:
     """Bytes of every layer module's output for one sample, measured with hooks (`layers`: the
-    paths of the spec's layers; attention is a layer with a submodule, out_proj, it never calls)."""
+    paths of the spec's layers; attention is a layer with a submodule, out_proj, it never calls),
+    and the MACs torch's FlopCounter counts, in one forward pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     total = 0
 
     def hook(module, inputs, output):
@@ -27,11 +30,11 @@ def _torch_activation_bytes(model, x, layers: set[str]) -> int:
         total += output[0].numel() * output.element_size()
 
     hooks = [m.register_forward_hook(hook) for path, m in model.named_modules() if path in layers]
-    with torch.no_grad():
+    with torch.no_grad(), attention_as_matmuls(), FlopCounterMode(display=False) as counter:
         model(x)
     for h in hooks:
         h.remove()
-    return total
+    return total, counter.get_total_flops() // 2
 
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=IDS)
@@ -42,9 +45,10 @@ def test_summary_totals_equal_torch(path):
     assert t.params == sum(p.numel() for p in model.parameters())
     assert t.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert t.param_bytes == sum(p.numel() * p.element_size() for p in model.parameters())
-    assert t.macs == torch_macs(model, x)
-    layers = {n.path for n in graph.nodes() if isinstance(n, Layer)}
-    assert t.activation_bytes == _torch_activation_bytes(model, x, layers)
+    activation_bytes, macs = _torch_activation_bytes_and_macs(
+        model, x, {n.path for n in graph.nodes() if isinstance(n, Layer)})
+    assert t.macs == macs
+    assert t.activation_bytes == activation_bytes
 
 
 @pytest.mark.parametrize("name", ["lenet", "resnet18", "densenet"])
