@@ -58,6 +58,7 @@ def _worker(rank: int, port: int, how: str, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    done = False
     try:
         model = _model()
         xs, ys = _data()
@@ -75,8 +76,15 @@ def _worker(rank: int, port: int, how: str, out: str) -> None:
             state = {k: v.full_tensor() if hasattr(v, "full_tensor") else v for k, v in model.state_dict().items()}
         if rank == 0:
             torch.save({k: v.detach().clone() for k, v in state.items()}, out)
+        done = True
     finally:
+        if done:
+            dist.barrier()  # no rank tears its connections down while the other still uses them
         dist.destroy_process_group()
+    if done:
+        # leave without C++ teardown: on a loaded machine gloo's threads can abort a finished
+        # process in its destructors ("terminate called without an active exception")
+        os._exit(0)
 
 
 def _distributed(how: str, tmp_path) -> dict:
