@@ -471,3 +471,15 @@ outputs: {out: out, head: head}
         out = archc.build(concrete)(torch.randn(1, 3, h, w))
         assert {k: tuple(v.shape[1:]) for k, v in out.items()} == concrete.root.out_shapes
         assert concrete.root.out_shapes["out"] == (2, h, w)
+
+
+def test_a_parameter_named_like_a_python_keyword_still_gives_generated_source_that_runs():
+    text = OWN_PARAMETERS.replace("layer_scale", "lambda")
+    graph = check_text(text)
+    model = archc.build(graph).eval()
+    namespace: dict = {}
+    exec(compile(archc.source(graph), "keyword_generated.py", "exec"), namespace)  # noqa: S102 - our own output
+    theirs = namespace["build"]().eval()
+    theirs.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(theirs(x), model(x), rtol=0, atol=0)

@@ -41,12 +41,13 @@ class _Names:
         return self.known[value]
 
 
-def module_expression(path: str) -> str:
-    """`self.enc.c1`, or `self.model._modules['0']` for a name that is not an identifier."""
-    out = "self"
-    for part in path.split("."):
+def module_expression(path: str, store: str = "_modules") -> str:
+    """`self.enc.c1`, or `self.model._modules['0']` for a name that is not a plain identifier
+    (`store` is where the last part lives: `_parameters` for a parameter the module owns)."""
+    out, parts = "self", path.split(".")
+    for i, part in enumerate(parts):
         plain = part.isidentifier() and part.isascii() and not keyword.iskeyword(part) and not part.startswith("_")
-        out += f".{part}" if plain else f"._modules[{py_literal(part)}]"
+        out += f".{part}" if plain else f".{store if i == len(parts) - 1 else '_modules'}[{py_literal(part)}]"
     return out
 
 
@@ -56,7 +57,7 @@ def forward_source(options: dict, merge_kinds: dict[str, bool], indent: str = " 
     in the module tree (concat, add, mul): the merge is the whole step."""
     names = _Names()
     args = [names(name) for name in options["inputs"]]
-    body = [f"{names(p[0])} = self.{p[0]}" for p in options["parameters"]]  # own parameters by name
+    body = [f"{names(p[0])} = {module_expression(p[0], '_parameters')}" for p in options["parameters"]]  # own parameters by name
     for target, reads, how, dim, writes, unpack, keys, expand in options["program"]:
         values = [names(r) for r in reads]
         if expand:

@@ -23,7 +23,7 @@ _META = {
                        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer", "maximum": -1}]}}],
              "description": "read earlier values instead of the previous one: a name, a dotted path "
                             "(backbone.layer3) or -1 for the previous value"},
-    "merge": {"enum": ["concat", "add", "mul"], "description": "how several 'from' inputs combine"},
+    "merge": {"enum": list(MERGES), "description": "how several 'from' inputs combine"},
     "when": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "false drops this layer"},
     "trainable": {"anyOf": [{"type": "boolean"}, _EXPR], "description": "false freezes its parameters"},
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 from archc.emit.forward_source import forward_source
 from archc.emit.literal import comment, identifier, py_literal
 from archc.emit.plan import ModulePlan, network_plan
-from archc.graph import Graph
+from archc.graph import MERGES, Graph
 from archc.network_io import output_form, output_shapes
 from archc.shapes import format_shape
 
@@ -141,7 +141,7 @@ class _Printer:
         inits = {name: init for name, _shape, _batched, init in o["parameters"] if init is not None}
         if inits:
             self.runtime.add("initialise")
-            params += "        initialise(self, " + ", ".join(f"{identifier(k)}={py_literal(v)}" for k, v in inits.items()) + ")\n"
+            params += f"        initialise(self, **{py_literal(inits)})\n"  # keys as literals: any parameter name
         body = ("    def __init__(self, layers: OrderedDict):\n        super().__init__()\n" + params +
                 "        for name, layer in layers.items():\n            self.add_module(name, layer)\n\n"
                 + forward_source(o, merges))
@@ -211,7 +211,7 @@ def p_child_is_merge(p: ModulePlan, target: str) -> bool:
     plan = p
     for part in target.split("."):
         plan = plan.children[part]
-    return plan.node.kind in ("concat", "add", "mul") and getattr(plan.call, "cls", "") == "Identity"
+    return plan.node.kind in MERGES and getattr(plan.call, "cls", "") == "Identity"
 
 
 def python_source(graph: Graph) -> str:

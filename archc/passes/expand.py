@@ -29,7 +29,6 @@ from archc.spec.yaml_source import YMap, key_loc, value_loc
 from archc.symbolic import SymSize
 
 META_KEYS = ("name", "from", "merge", "when", "trainable")
-MERGE_KINDS = ("concat", "add", "mul")  # multi-input kinds: their `from:` values are merged by the kind's rule
 
 
 def class_name(name: str) -> str:
@@ -249,7 +248,7 @@ class Expander:
                       expected="a built-in kind, a structural kind or a block in scope", found=f"'{kind}'", hint=hint)
         for node in nodes[:1]:
             node.sources, node.merge = meta["from"], meta["merge"]
-        if kind in MERGE_KINDS:
+        if kind in MERGES:  # the merge kinds: their `from:` values combine by the kind's own rule
             self.merge_kind(kind, nodes[0], meta, args, loc, scope)
         elif len(meta["from"]) > 1 and meta["merge"] is None and not self.takes_several(kind):
             self.fail("bad-merge", "several 'from' sources need a 'merge'", value_loc(args, "from", loc), scope,
