@@ -26,7 +26,17 @@ KIND_ALIASES: dict[str, str] = {
     "spatialdropout": "dropout{d}d", "drop": "dropout",
     "swish": "silu", "hswish": "hardswish", "hsigmoid": "hardsigmoid", "lrelu": "leaky_relu",
     "logsoftmax": "log_softmax", "id": "identity", "noop": "identity",
-    "reshape": "flatten", "flat": "flatten",
+    "flat": "flatten",
+    "upsample": "interpolate", "upsampling": "interpolate", "upsamplingnearest": "interpolate",
+    "upsamplingbilinear": "interpolate", "resize": "interpolate", "resizing": "interpolate",
+    "transpose": "permute", "swapaxes": "permute", "swapdims": "permute",
+    "cat": "concat", "concatenate": "concat", "multiply": "mul",
+    "convtranspose": "conv_transpose{d}d", "deconv": "conv_transpose{d}d", "deconvolution": "conv_transpose{d}d",
+    "convtranspose2dlayer": "conv_transpose{d}d",
+    "layernormalization": "layer_norm", "groupnormalization": "group_norm", "instancenorm": "instance_norm{d}d",
+    "instancenormalization": "instance_norm{d}d",
+    "mha": "multihead_attention", "multiheadattention": "multihead_attention", "attention": "multihead_attention",
+    "droppath": "stochastic_depth",
     "seq": "sequential", "block": "sequential",
 }
 # global pooling is adaptive pooling to size 1
@@ -112,7 +122,19 @@ def kind_hint(kind: str, args: dict, choices, fields_of: Callable[[str], list[st
     fields = fields_of(target)
     if not implied and all(str(key) in fields for key in args):
         return f"did you mean '{target}'?"  # its arguments are archc's already
+    if any(_foreign(str(key), fields) for key in args):
+        # arguments the suggested kind has no use for: show its own rather than a rewrite that fails again
+        takes = f"its arguments: {', '.join(fields)}" if fields else "it takes no arguments"
+        return f"did you mean '{target}'? ({takes})"
     return f"did you mean '{target}'? write {rewrite_layer(target, {**implied, **dict(args)}, fields)}"
+
+
+def _foreign(key: str, fields: list[str]) -> bool:
+    """Whether argument `key` has no place in a layer with `fields`, even renamed (inferred
+    arguments and Keras' activation are dropped by the rewrite, so they are not foreign)."""
+    if key in INFERRED or key in NO_COUNTERPART:
+        return False
+    return ARGUMENT_ALIASES.get(key, key) not in fields and key not in fields
 
 
 def rewrite_layer(target: str, args: dict, fields: list[str]) -> str:

@@ -120,15 +120,24 @@ def cmd_run(args) -> int:
     from archc.outputs import write_all
     from archc.run import npy_bytes, npz_bytes, run_network
 
+    suffix = Path(args.save).suffix.lower() if args.save else ""
+    if suffix not in (".npy", ".npz", ""):  # no suffix: /dev/stdout, a pipe, a plain name
+        raise ArchcError("unknown-format", f"cannot tell the format from '{args.save}'",
+                         expected="a name ending in .npy (one array) or .npz (an archive of arrays)",
+                         found=f"'{suffix}'")
     with out_of_memory_reported(Loc(str(args.spec), 1, 1)):
         ran = run_network(args.spec, args.input_file, args.seed, limits_from(args), every_layer=args.all,
                           weights=args.weights)
     several = isinstance(ran.output, dict)
-    if args.save and several and Path(args.save).suffix.lower() != ".npz":
+    if args.save and several and suffix != ".npz":
         raise ArchcError("bad-value", "the network has several outputs: --save writes them as one .npz archive",
                          Loc(str(args.spec), 1, 1), expected="--save FILE.npz", found=f"--save {args.save}",
                          hint="numpy.load(FILE.npz)[KEY] reads the output KEY")
-    files = {Path(args.save): (npz_bytes if several else npy_bytes)(ran.output)} if args.save else {}
+    files = {}
+    if args.save:  # one output as .npy, or under the key 'output' of a .npz; several only as .npz
+        archive = several or suffix == ".npz"
+        files[Path(args.save)] = (npz_bytes(ran.output if several else {"output": ran.output}) if archive
+                                  else npy_bytes(ran.output))
     print(ran.text)
     for path in write_all(files):
         print(f"wrote {path}")
@@ -286,9 +295,10 @@ def parser() -> argparse.ArgumentParser:
                         "(inputs: {image: …, depth: …}) takes one --input NAME=… for each (repeat the option)")
     r.add_argument("--all", action="store_true", help="print every layer's output, in the order the layers run")
     r.add_argument("--save", type=output_path, metavar="FILE.npy|FILE.npz",
-                   help="also write the output to a NumPy .npy file; a network with several outputs "
-                        "(outputs: {out: …, aux: …} or a list) writes one .npz archive holding an array per "
-                        "output key ('0', '1', … for a list), read with numpy.load(FILE)[KEY] (needs numpy)")
+                   help="also write the output to a NumPy .npy file (or a .npz archive, key 'output'); a "
+                        "network with several outputs (outputs: {out: …, aux: …} or a list) writes one .npz "
+                        "archive holding an array per output key ('0', '1', … for a list), read with "
+                        "numpy.load(FILE)[KEY] (needs numpy)")
     r.add_argument("--seed", type=seed, default=0, help="seed for randomly initialised parameters (default 0)")
     add_limit_options(r, input_shape=False)
     r.set_defaults(run=cmd_run)

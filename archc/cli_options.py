@@ -50,6 +50,20 @@ def positive_int(text: str) -> int:
     return _integer(text, 1)
 
 
+def count(text: str) -> int:
+    """A positive whole number, also in exponent form (1e12), at most 10**18."""
+    try:
+        return _integer(text, 1, 10**18)
+    except argparse.ArgumentTypeError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a whole number") from None
+        if not (value.is_integer() and 1 <= value <= 1e18):
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a whole number from 1 to 1e18") from None
+        return int(value)
+
+
 def non_negative_int(text: str) -> int:
     return _integer(text, 0)
 
@@ -130,7 +144,7 @@ def check_from(args, spec=None):
 
 def limits_from(args) -> Limits:
     return Limits(max_params=args.max_params, max_memory=int(args.max_memory * 2**30),
-                  max_depth=args.max_depth, max_nodes=args.max_nodes)
+                  max_depth=args.max_depth, max_nodes=args.max_nodes, max_macs=args.max_macs)
 
 
 def add_depth_option(parser: argparse.ArgumentParser) -> None:
@@ -153,6 +167,9 @@ def add_limit_options(parser: argparse.ArgumentParser, input_shape: bool = True)
     limits.add_argument("--max-memory", type=gibibytes, default=Limits.max_memory / 2**30, metavar="GIB",
                         help="refuse networks whose parameters and one sample's activations need more "
                              f"(default {Limits.max_memory / 2**30:g} GiB)")
+    limits.add_argument("--max-macs", type=count, default=Limits.max_macs, metavar="N",
+                        help="refuse networks whose forward pass takes more than N multiply-accumulates "
+                             "per sample (default 1e12)")
     limits.add_argument("--max-depth", type=positive_int, default=Limits.max_depth, metavar="N",
                         help=f"nesting depth of blocks and structural kinds (default {Limits.max_depth})")
     limits.add_argument("--max-nodes", type=positive_int, default=Limits.max_nodes, metavar="N",

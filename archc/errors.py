@@ -85,6 +85,7 @@ CODES: dict[str, str] = {
     "too-many-nodes": "the spec expands to more layers than the limit (--max-nodes)",
     "too-much-work": "expanding the spec would take more work than the limit (layers visited, kept or dropped, and values)",
     "too-many-repeats": "a repeat or dense count above the limit",
+    "too-much-compute": "a forward pass of more multiply-accumulates per sample than the limit (--max-macs)",
     "too-many-params": "more parameters than the limit (--max-params)",
     "too-large": "an activation or the input larger than the limit, or too much memory (--max-memory)",
     # output
@@ -135,22 +136,31 @@ class ArchcError(Exception):
         super().__init__(self.message)
 
     def format(self) -> str:
-        where = f"{self.loc}: " if self.loc else ""
-        what = f" {self.path}:" if self.path else ""
-        lines = [f"{where}error[{self.code}]{what} {self.message}"]
-        if self.expected and self.found:
-            lines.append(f"  expected {self.expected}; found {self.found}")
-        elif self.expected:
-            lines.append(f"  expected {self.expected}")
-        elif self.found:
-            lines.append(f"  found {self.found}")
-        lines += [f"  {note}" for note in self.notes]
+        # each part is one line: a line break quoted from a spec or a path must not start a
+        # line that reads like another error or note
+        where = _one_line(f"{self.loc}: ") if self.loc else ""
+        what = f" {_one_line(self.path)}:" if self.path else ""
+        expected, found = _one_line(self.expected), _one_line(self.found)
+        lines = [f"{where}error[{self.code}]{what} {_one_line(self.message)}"]
+        if expected and found:
+            lines.append(f"  expected {expected}; found {found}")
+        elif expected:
+            lines.append(f"  expected {expected}")
+        elif found:
+            lines.append(f"  found {found}")
+        lines += [f"  {_one_line(note)}" for note in self.notes]
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {_one_line(self.hint)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _one_line(text: str) -> str:
+    """`text` with its line breaks escaped as the terminal layer (archc/console.py) escapes every
+    other control character: \\u000a."""
+    return text.replace("\n", "\\u000a")
 
 
 # Likely mistakes that are not errors: printed to stderr as file:line:col: warning[code] …

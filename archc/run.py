@@ -199,7 +199,9 @@ def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return float(value) if abs(value) <= 2**1000 else math.copysign(2.0**1000, value)  # beyond float: too large
+        if abs(value) <= 2**1000:
+            return float(value)
+        return 2.0**1000 if value > 0 else -(2.0**1000)  # beyond float: reported as too large
     if isinstance(value, float):
         return value
     return None

@@ -108,6 +108,8 @@ EXAMPLES: dict[str, tuple[dict[str, str | bytes], list[str]] | None] = {
                        "            times: 10000\n            layers: [relu: {when: false}]\n"}, []),
     "too-many-repeats": ({"spec.yaml": H + "layers:\n  - repeat: {times: 1000000, layers: [relu]}\n"}, []),
     "too-many-params": ({"spec.yaml": H + "layers:\n  - flatten\n  - linear: {out_features: 1000000}\n"}, ["--max-params", "100000000"]),
+    "too-much-compute": ({"spec.yaml": "archc: 1\nname: net\ninput: [512, 512, 512]\nlayers:\n"
+                          "  - conv2d: {out_channels: 8, kernel_size: 101, padding: 50}\n"}, []),
     "too-large": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 10000000, kernel_size: 3}\n"}, []),
     "bad-init": ({"spec.yaml": H + "layers:\n  - conv2d: {out_channels: 1, kernel_size: 2, init: {weight: [[1, 2], [3, 4]]}}\n"}, []),
     "bad-input": ({"spec.yaml": H + "layers: [relu]\n", "x.json": "[[1, 2], [3, 4]]\n"}, ["run", "spec.yaml", "--input", "x.json"]),

@@ -175,16 +175,16 @@ def _normal(shape, mean: float = 0.0, std: float = 1.0) -> None:
         raise InitError("the standard deviation must not be negative", expected="std ≥ 0", found=f"std {std:g}")
 
 
-def _uniform(shape, a: float = 0.0, b: float = 1.0) -> None:
+def _uniform(shape, a: float = 0.0, b: float = 1.0, what: str = "uniform") -> None:
     a, b = float(a), float(b)
     for name, bound in (("a (from)", a), ("b (to)", b)):
         if not (math.isfinite(bound) and abs(bound) <= FLOAT32_MAX):
-            raise InitError(f"uniform's bound {name} is out of float32's range",
+            raise InitError(f"{what}'s bound {name} is out of float32's range",
                             expected=f"a finite number within ±{FLOAT32_MAX:.4g}", found=f"{bound:g}")
     if a > b:
-        raise InitError("uniform's range is empty", expected="a ≤ b", found=f"a {a:g} > b {b:g}")
+        raise InitError(f"{what}'s range is empty", expected="a ≤ b", found=f"a {a:g} > b {b:g}")
     if b - a > FLOAT32_MAX:
-        raise InitError("uniform's range is wider than float32 can hold", expected=f"b − a ≤ {FLOAT32_MAX:.4g}",
+        raise InitError(f"{what}'s range is wider than float32 can hold", expected=f"b − a ≤ {FLOAT32_MAX:.4g}",
                         found=f"b − a = {b - a:g}")
 
 
@@ -201,7 +201,7 @@ def _trunc_normal(shape, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b
     # otherwise it draws uniformly in [a, b] and accepts by the density's ratio to its peak
     mode = max(a, min(mean, b))
     log_peak = -0.5 * ((mode - mean) / std) ** 2
-    _uniform(shape, a, b)
+    _uniform(shape, a, b, "trunc_normal")
     _scalar_args(shape, mean=mean, std=std)  # candidates.sub_(mean).div_(std)
     rate = _acceptance(float(mean), float(std), float(a), float(b), float(mode), log_peak)
     values = math.prod(shape)
@@ -260,6 +260,8 @@ def _kaiming_std(shape, a: float = 0.0, mode: str = "fan_in", nonlinearity: str 
 
 
 def _xavier_std(shape, gain: float = 1.0) -> float:
+    if not float(gain) >= 0:  # NaN too: torch would draw from an empty or undefined range
+        raise InitError("the gain must not be negative", expected="gain ≥ 0", found=f"gain {float(gain):g}")
     fan_in, fan_out = _fans(shape)
     return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 

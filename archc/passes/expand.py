@@ -168,7 +168,8 @@ class Expander:
     def layer_list(self, items: Any, loc: Loc | None, scope: Scope, what: str) -> list[Node]:
         if not isinstance(items, list) or not items:
             self.fail("bad-layers", f"'{what}' must be a non-empty list of layers", getattr(items, "loc", loc), scope,
-                      expected="a YAML list ('- kind' or '- kind: {args}')", found=_describe(items))
+                      expected="a YAML list ('- kind' or '- kind: {args}')", found=_describe(items),
+                      hint=yaml_slip_hint(items) if isinstance(items, str) else "")
         nodes: list[Node] = []
         for index, item in enumerate(items):
             item_loc = value_loc(items, index, loc)
@@ -197,7 +198,8 @@ class Expander:
             if not isinstance(args, YMap):
                 self.fail("bad-layer", f"arguments of '{kind}' must be a mapping", args_loc, scope,
                           expected=f"'{kind}: {{name: value, …}}'", found=_describe(args),
-                          hint="write each argument by name, e.g. 'dropout: {p: 0.5}'")
+                          hint=yaml_slip_hint(f"{kind}: {args}") if "{" in str(kind) or "{" in str(args)
+                          else "write each argument by name, e.g. 'dropout: {p: 0.5}'")
             loc = key_loc(item, kind, loc)
         elif isinstance(item, YMap):
             self.fail("bad-layer", "a layer must be a mapping with exactly one key (its kind)", loc, scope,
@@ -241,7 +243,8 @@ class Expander:
             choices = [*KINDS, *STRUCTURAL, *self.spec.blocks]
             # the rank at this layer is known only to infer; the spec's input rank is the best guess
             spatial = len(self.input_shape) - 1
-            hint = kind_hint(kind, rest, choices, _argument_names, spatial if 1 <= spatial <= 3 else 2)
+            hint = yaml_slip_hint(kind) or kind_hint(kind, rest, choices, _argument_names,
+                                                     spatial if 1 <= spatial <= 3 else 2)
             if not hint and not self.spec.blocks:
                 hint = "blocks of the standard library need 'imports: [std]'"
             self.fail("unknown-kind", f"unknown layer kind '{kind}'", loc, scope,
@@ -718,3 +721,22 @@ def expand(spec: Spec, limits: Limits = Limits(), input_shape: tuple | None = No
                             expected="a smaller --max-depth", found=f"--max-depth {limits.max_depth}"))
     sink.raise_if_any()
     return graph
+
+
+def yaml_slip_hint(text: str) -> str:
+    """What YAML slip turned list items or a layer's arguments into one piece of text, if one did:
+    YAML reads a line indented deeper than the item above as that item's continuation, '-relu'
+    as text, and 'conv2d:{…}' or 'conv2d {…}' (no ': ') as a kind name."""
+    text = str(text).strip()
+    if text.startswith("-"):
+        first = text[1:].split(" - ")[0].strip()
+        return f"a list item needs a space after '-': write '- {first}'"
+    if " - " in text or text.endswith(" -"):
+        return ("these lines were read as one text: a '- ' item indented deeper than the item above it "
+                "continues that item; give every item of a list the same indentation")
+    head = text.split(":", 1)[0].split("{", 1)[0].split()[0] if text else text
+    if text.startswith(head + ":{"):
+        return f"a key needs a space after ':': write '{head}: {{…}}'"
+    if "{" in text:
+        return f"a ':' is missing after '{head}': write '{head}: {{…}}'"
+    return ""

@@ -356,11 +356,13 @@ def infer(graph: Graph, limits: Limits = Limits()) -> Graph:
 
 
 def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) -> Graph:
-    elements = product(graph.input_shape)
-    if elements > limits.max_elements:
-        raise ArchcError("too-large", "the input is too large", graph.root.loc,
-                         expected=f"at most {limits.max_elements:,} elements per sample",
-                         found=f"{format_shape(graph.input_shape)} = {elements:,}")
+    for name, shape in graph.input_shapes.items():
+        elements = product(shape)
+        if elements > limits.max_elements:
+            what = "the input" if len(graph.input_shapes) == 1 else f"input '{name}'"
+            raise ArchcError("too-large", f"{what} is too large", graph.input_loc or graph.root.loc,
+                             expected=f"at most {limits.max_elements:,} elements per sample",
+                             found=f"{format_shape(shape)} = {elements:,}")
     if isinstance(graph.root, Flow):
         graph.root.in_shapes = (graph.input_shape, *list(graph.input_shapes.values())[1:])
     try:
@@ -373,6 +375,7 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
     if total > limits.max_params:
         raise ArchcError("too-many-params", "the network has too many parameters", graph.root.loc,
                          expected=f"at most {limits.max_params:,} (--max-params)", found=f"{total:,}")
+    check_compute(graph, limits.max_macs)
     memory = memory_estimate(graph)
     if memory > limits.max_memory:
         elements, heaviest = _largest_workspace(graph)
@@ -387,6 +390,22 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
                          hint="shrink the network or its input; if this machine really has the memory, "
                               "raise the limit with --max-memory GIB")
     return graph
+
+
+def check_compute(graph: Graph, max_macs: int) -> None:
+    """Refuse a network whose forward pass takes more than `max_macs` multiply-accumulates per
+    sample, before any of it is spent (build runs one pass, run and export one per sample)."""
+    macs = graph.root.macs
+    if not isinstance(macs, int) or macs <= max_macs:
+        return  # a symbolic count is bounded once the sizes are given
+    heaviest = max((n for n in graph.nodes() if isinstance(n, Layer) and isinstance(n.macs, int)),
+                   key=lambda n: n.macs, default=None)
+    at = heaviest if heaviest is not None and 2 * heaviest.macs > macs else graph.root
+    raise ArchcError("too-much-compute", "one forward pass would take too much computation", at.loc,
+                     path=_where(at) if at is not graph.root else "", notes=list(at.notes),
+                     expected=f"at most {max_macs:,} multiply-accumulates per sample (--max-macs)",
+                     found=f"{macs:,} MACs" + (f", {at.macs:,} of them in this layer" if at is not graph.root else ""),
+                     hint="shrink the network or its input; to spend that much time, raise the limit with --max-macs N")
 
 
 def input_warnings(graph: Graph) -> list[ArchcWarning]:

@@ -24,3 +24,6 @@ class Limits:
     max_params: int = 2_000_000_000  # parameters, checked before any tensor exists
     max_elements: int = 2_000_000_000  # elements of any one activation (per sample)
     max_memory: int = default_max_memory()  # bytes: float32 parameters, one sample's activations, working buffers
+    # multiply-accumulates of one sample's forward pass: build runs one, run a batch of them; a
+    # trillion is minutes of CPU time and 50× the largest classifier archc ships
+    max_macs: int = 10**12

@@ -188,9 +188,14 @@ class _Evaluator:
             return node.id == "True"
         from archc.errors import did_you_mean
 
-        hint = did_you_mean(node.id, [*self.names, "in", "i"]) or (
-            f"names available here: {', '.join(sorted(self.names)) or '(none)'}, in"
-        )
+        if node.id == "i":
+            hint = ("'i' is a repeat's iteration index: it exists only among the repeat's own layers; "
+                    "a block receives it as a parameter (params: {i: 0} in the block, my_block: {i: '${i}'} "
+                    "where it is used)")
+        else:
+            available = sorted(self.names)
+            hint = did_you_mean(node.id, [*available, "in"]) or (
+                "names available here: " + ", ".join([*available, "in (the layer's input)"]))
         raise ExprError("expr-unknown-name", f"unknown name '{node.id}' in expression", hint)
 
     def visit_Attribute(self, node, d):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from archc.aliases import argument_hint, misread_kind_hint
+from archc.aliases import argument_hint, kind_hint, misread_kind_hint
 from archc.errors import ArchcError, ErrorSink, Loc, did_you_mean, value_kind
 from archc.spec.files import read_regular_file
 from archc.spec.model import BlockDef, BlockFileDoc, SpecDoc
@@ -256,12 +256,18 @@ def _resolve_import(name: Any, importer: Path | None, loc: Loc | None) -> tuple[
     if not isinstance(name, str) or not name.strip():
         raise ArchcError("file-not-found", "an import names no file", loc,
                          expected="a block file's path, 'std' or 'std/<family>'", found=repr(name))
+    if "\0" in name:  # the operating system cannot name such a file
+        raise ArchcError("file-not-found", "an import path holds a NUL character", loc,
+                         expected="a block file's path, 'std' or 'std/<family>'", found=repr(name))
     # only 'std' and 'std/<family>' are the library: 'stdblocks.yaml' is a local file
     if name == "std" or name.startswith("std/"):
         if name in std:
             return std[name], name
+        stem = name.removesuffix(".yaml").removesuffix(".yml").rstrip("/")
+        hint = f"did you mean '{stem}'? (standard library imports have no '.yaml')" if stem in std else ""
         raise ArchcError("unknown-import", f"no standard library file '{name}'", loc,
-                         expected="std or one of " + ", ".join(std), found=name, hint=did_you_mean(name, std))
+                         expected="std or one of " + ", ".join(std), found=name,
+                         hint=hint or did_you_mean(name, std))
     base = importer.parent if importer else Path.cwd()
     path = (base / name).resolve()
     return path, str(Path(name) if not importer else _shown(importer.parent / name))
@@ -375,15 +381,10 @@ def check_defaults(defaults: dict[str, dict], raw: YMap, blocks: dict[str, Block
     for kind, args in defaults.items():
         loc = key_loc(raw_defaults, kind, raw.loc)
         if kind not in KINDS:
-            where = ("a block" if kind in blocks else "a structural kind") if kind in blocks or kind in STRUCTURAL else ""
-            sink.add(ArchcError(
-                "unknown-kind", f"defaults for '{kind}', which is {where}" if where else f"defaults for unknown kind '{kind}'",
-                loc, expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
-                hint=("give a block's defaults as its parameters' default values" if kind in blocks else
-                      did_you_mean(kind, KINDS) or "run 'archc kinds' to list the built-in kinds"),
-            ))
+            sink.add(_defaults_for_no_kind(kind, loc, blocks, STRUCTURAL, KINDS))
             continue
-        allowed = [*KINDS[kind].Args.model_fields, "init"]
+        model = KINDS[kind].Args
+        allowed = [*model.model_fields, "init"]
         raw_args = raw_defaults.get(kind) if isinstance(raw_defaults, YMap) else None
         for name in args:
             if name not in allowed:
@@ -391,6 +392,31 @@ def check_defaults(defaults: dict[str, dict], raw: YMap, blocks: dict[str, Block
                 sink.add(ArchcError(
                     "unknown-argument", f"defaults for '{kind}': unknown argument '{name}'", key_loc(raw_args, name, loc),
                     expected="one of " + ", ".join(allowed), found=f"'{name}'",
-                    hint=f"'{name}' belongs to each layer, not to defaults" if meta else did_you_mean(name, allowed),
+                    hint=f"'{name}' belongs to each layer, not to defaults" if meta else argument_hint(name, allowed),
                 ))
+        # values are checked now, not only where a layer takes them: a default no layer uses is still wrong
+        values = {name: value for name, value in args.items()
+                  if name in model.model_fields and not (isinstance(value, str) and "${" in value)}
+        try:
+            model.model_validate(values)
+        except ValidationError as exc:
+            for error in validation_errors(exc, raw_args if raw_args is not None else raw, loc, model,
+                                           where=f"defaults for '{kind}'"):
+                if error.code == "bad-value":  # not 'missing-argument': each layer gives its own
+                    sink.add(error)
     sink.raise_if_any()
+
+
+def _defaults_for_no_kind(kind: str, loc: Loc | None, blocks, structural, kinds) -> ArchcError:
+    """The error for a `defaults:` entry whose key is not a built-in layer kind."""
+    if kind in blocks:
+        return ArchcError("unknown-kind", f"defaults for '{kind}', which is a block", loc,
+                          expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
+                          hint="give a block's defaults as its parameters' default values")
+    if kind in structural:
+        return ArchcError("unknown-kind", f"defaults for '{kind}', which is a structural kind", loc,
+                          expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
+                          hint=f"write a {kind}'s arguments where it is used")
+    return ArchcError("unknown-kind", f"defaults for unknown kind '{kind}'", loc,
+                      expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
+                      hint=kind_hint(kind, {}, kinds, lambda _: []) or "run 'archc kinds' to list the built-in kinds")

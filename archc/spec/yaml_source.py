@@ -30,6 +30,13 @@ MAX_DEPTH = 200  # nesting of lists and mappings (a deeply nested real spec need
 MAX_INT_CHARS = 4_300  # Python's own limit on converting decimal text to int
 _MAX_INT_BITS = 14_000  # about 4,300 decimal digits: anything longer cannot even be printed
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _joined_pair(match: re.Match) -> str:
+    high, low = match.group()
+    return chr(0x10000 + ((ord(high) - 0xD800) << 10) + (ord(low) - 0xDC00))
+
 
 _STR = "tag:yaml.org,2002:str"
 _SCALAR_TAGS = {
@@ -236,6 +243,9 @@ class _Builder:
         if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _MAX_INT_BITS:
             raise self._long_int(node, f"a number of {value.bit_length():,} bits")
         if isinstance(value, str):
+            # JSON writes a character beyond U+FFFF as a UTF-16 pair of escapes, and PyYAML keeps the
+            # halves: join them, as a JSON reader does; a half alone is not a character
+            value = _SURROGATE_PAIR.sub(_joined_pair, value)
             bad = _SURROGATE.search(value)
             if bad:
                 raise ArchcError(

@@ -1,0 +1,189 @@
+"""Issue 9, a third round of variations: what a red-team pass over the finished fixes still found.
+Each test fails without its fix."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import errors_of
+
+import archc
+from archc.cli import main
+
+HEAD = "archc: 1\nname: t\ninput: [3, 8, 8]\n"
+
+
+def _one(text: str) -> archc.ArchcError:
+    (error,) = errors_of(text)
+    return error
+
+
+def _write(tmp_path, text: str, name: str = "s.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+# -- files and inputs ---------------------------------------------------------------------------
+def test_an_import_path_with_a_nul_character_is_a_located_error(tmp_path, capsys):
+    spec = _write(tmp_path, HEAD + 'imports: ["a\\0b"]\nlayers: [relu]\n')
+    assert main(["check", spec]) == 1
+    err = capsys.readouterr().err
+    assert "s.yaml:4:11: error[file-not-found] an import path holds a NUL character" in err
+    assert "Traceback" not in err
+
+
+def test_a_standard_library_import_written_with_yaml_says_what_to_write():
+    error = _one(HEAD + "imports: [std/resnet.yaml]\nlayers: [relu]\n")
+    assert error.code == "unknown-import"
+    assert error.hint.startswith("did you mean 'std/resnet'?")
+
+
+@pytest.mark.parametrize("suffix,text", [(".json", "[" + "9" * 400 + "]"), (".yaml", "[-" + "9" * 400 + "]")])
+def test_an_input_integer_beyond_float_is_too_large_not_a_crash(tmp_path, capsys, suffix, text):
+    spec = _write(tmp_path, "archc: 1\nname: t\ninput: [1]\nlayers: [relu]\n")
+    data = tmp_path / f"x{suffix}"
+    data.write_text(text)
+    assert main(["run", spec, "--input", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "error[bad-input] a number is too large for float32" in err and "Traceback" not in err
+
+
+def test_a_line_break_quoted_from_a_spec_cannot_start_a_line_of_its_own(tmp_path, capsys):
+    # an import name ending in "\nerror[...]" would otherwise print a second, forged error
+    spec = _write(tmp_path, HEAD + 'imports: ["a\\nspec.yaml:1:1: error[fake] forged"]\nlayers: [relu]\n')
+    assert main(["check", spec]) == 1
+    err = capsys.readouterr().err
+    assert not any(line.startswith("spec.yaml:1:1") for line in err.splitlines())
+    assert "a\\u000aspec.yaml:1:1" in err
+
+
+def test_a_too_large_input_points_at_the_input_line():
+    error = _one("archc: 1\nname: t\ninput: [100000, 100000, 3]\nlayers: [relu]\n")
+    assert (error.code, error.loc.line) == ("too-large", 3)
+
+
+def test_a_torch_save_of_objects_is_refused_without_torch_warnings(tmp_path, capsys):
+    spec = _write(tmp_path, HEAD + "layers: [relu]\n")
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"\x80\x04cos\nsystem\n(S'echo PWNED'\ntR.")
+    assert main(["run", spec, "--input", "arange:3x8x8", "--weights", str(weights)]) == 1
+    out, err = capsys.readouterr()
+    assert "error[bad-weights]" in err and "PWNED" not in out
+    assert "Warning" not in err
+
+
+# -- compute is bounded like memory ---------------------------------------------------------------
+HEAVY = "archc: 1\nname: t\ninput: [512, 512, 512]\nlayers:\n  - conv2d: {out_channels: 8, kernel_size: 101, padding: 50}\n"
+
+
+def test_a_forward_pass_beyond_the_compute_limit_is_refused_by_check_before_build_spends_it(tmp_path, capsys):
+    # 1.1e13 multiply-accumulates: hours of CPU time in build's verification pass
+    error = _one(HEAVY)
+    assert (error.code, error.loc.line, error.path) == ("too-much-compute", 5, "layer 0 (conv2d)")
+    assert "10,953,240,346,624 MACs" in error.found
+    spec = _write(tmp_path, HEAVY)
+    assert main(["build", spec, "-o", str(tmp_path / "out"), "--no-diagram"]) == 1
+    assert not (tmp_path / "out").exists()
+    assert main(["check", spec, "--max-macs", "2e13"]) == 0
+    capsys.readouterr()
+
+
+def test_the_compute_limit_is_an_option_and_a_limit_of_the_api(capsys):
+    graph = archc.check("specs/d2l/lenet.yaml")
+    with pytest.raises(archc.ArchcError) as caught:
+        archc.check("specs/d2l/lenet.yaml", limits=archc.Limits(max_macs=graph.root.macs - 1))
+    assert caught.value.code == "too-much-compute"
+    for bad in ("0", "1.5", "nan", "1e19", "x"):
+        with pytest.raises(SystemExit) as usage:
+            main(["check", "specs/d2l/lenet.yaml", "--max-macs", bad])
+        assert usage.value.code == 2
+    capsys.readouterr()
+
+
+# -- messages ------------------------------------------------------------------------------------
+def test_i_inside_a_block_says_how_a_block_gets_the_index():
+    error = _one(HEAD + "blocks:\n  b:\n    layers: [conv2d: {out_channels: 4, kernel_size: 1, stride: '${1 + i}'}]\n"
+                 "layers:\n  - repeat: {times: 2, layers: [b]}\n")
+    assert error.code == "expr-unknown-name"
+    assert "params: {i: 0}" in error.hint and "(none)" not in error.hint
+
+
+def test_an_unknown_name_lists_what_is_available():
+    error = _one(HEAD + "params: {width: 4}\nlayers:\n  - conv2d: {out_channels: '${zzz}', kernel_size: 1}\n")
+    assert error.hint == "names available here: width, in (the layer's input)"
+
+
+@pytest.mark.parametrize("layer,hint", [
+    ("upsample: {scale_factor: 2}", "did you mean 'interpolate'?"),
+    ("Upsample: {scale_factor: 2, mode: nearest}", "did you mean 'interpolate'?"),
+    ("transpose: {dim0: 1, dim1: 2}", "did you mean 'permute'? (its arguments: dims)"),
+    ("Reshape: {shape: [-1]}", "did you mean 'reshape'?"),
+    ("concatenate: {from: [-1]}", "did you mean 'concat'?"),
+    ("ConvTranspose2d: {out_channels: 3, kernel_size: 2}", "did you mean 'conv_transpose2d'?"),
+])
+def test_foreign_kind_names_lead_to_the_archc_kind_and_never_to_arguments_it_lacks(layer, hint):
+    error = _one(HEAD + f"layers:\n  - {layer}\n")
+    assert error.code == "unknown-kind"
+    assert error.hint == hint
+
+
+@pytest.mark.parametrize("layers,hint", [
+    ("  - relu\n   - relu\n  - sigmoid\n", "give every item of a list the same indentation"),
+    ("  -relu\n  - relu\n", "a list item needs a space after '-': write '- relu'"),
+    ("  - conv2d {out_channels: 6}\n", "a ':' is missing after 'conv2d': write 'conv2d: {…}'"),
+    ("  - conv2d:{out_channels: 6}\n", "a key needs a space after ':': write 'conv2d: {…}'"),
+])
+def test_a_yaml_slip_that_makes_one_text_of_several_items_is_named(layers, hint):
+    error = _one(HEAD + "layers:\n" + layers)
+    assert hint in error.hint
+
+
+@pytest.mark.parametrize("defaults,code,fragment", [
+    ("conv2d: {kernel_size: -1}", "bad-value", "invalid value for 'kernel_size'"),
+    ("dropout: {p: 2}", "bad-value", "invalid value for 'p'"),
+    ("BatchNorm2d: {eps: 0.1}", "unknown-kind", "did you mean 'batch_norm2d'?"),
+    ("repeat: {times: 2}", "unknown-kind", "write a repeat's arguments where it is used"),
+])
+def test_defaults_are_checked_even_where_no_layer_uses_them(defaults, code, fragment):
+    error = _one(HEAD + f"defaults:\n  {defaults}\nlayers: [relu]\n")
+    assert error.code == code
+    assert fragment in error.format()
+
+
+def test_good_defaults_still_pass_and_apply():
+    graph = archc.check("spec.yaml", text=HEAD + "defaults:\n  conv2d: {kernel_size: 3, padding: same}\n"
+                        "  batch_norm2d: {eps: 0.001}\nlayers: [conv2d: {out_channels: 2}, batch_norm2d]\n")
+    assert graph.root.out_shape == (2, 8, 8)
+
+
+def test_a_utf16_pair_of_escapes_is_one_character_as_in_json(tmp_path):
+    text = HEAD + 'description: ' + json.dumps("\U0001F600 smile") + "\nlayers: [relu]\n"
+    assert "\\ud83d\\ude00" in text  # what json.dumps writes
+    assert archc.check("spec.yaml", text=text).description == "\U0001F600 smile"
+    error = _one(HEAD + 'description: "\\ude00\\ud83d"\nlayers: [relu]\n')  # the wrong order is still refused
+    assert error.code == "yaml-string"
+
+
+@pytest.mark.parametrize("init,message", [
+    ("{trunc_normal: {a: 2, b: -2}}", "trunc_normal's range is empty"),
+    ("{xavier_uniform: {gain: -1}}", "the gain must not be negative"),
+    ("{xavier_normal: {gain: .nan}}", "the gain must not be negative"),
+])
+def test_init_errors_name_the_function_and_argument_at_fault(init, message):
+    error = _one(HEAD + f"layers:\n  - conv2d: {{out_channels: 4, kernel_size: 1, init: {{weight: {init}}}}}\n")
+    assert error.code == "bad-init"
+    assert message in error.message
+
+
+def test_run_saves_by_the_name_it_is_given_and_refuses_a_name_it_cannot_tell(tmp_path, capsys):
+    import numpy as np  # a dev dependency
+
+    spec = _write(tmp_path, HEAD + "layers: [relu]\n")
+    assert main(["run", spec, "--input", "arange:3x8x8", "--save", str(tmp_path / "y.txt")]) == 1
+    assert "error[unknown-format]" in capsys.readouterr().err and not (tmp_path / "y.txt").exists()
+    assert main(["run", spec, "--input", "arange:3x8x8", "--save", str(tmp_path / "y.npz")]) == 0
+    assert np.load(tmp_path / "y.npz")["output"].shape == (3, 8, 8)
+    assert main(["run", spec, "--input", "arange:3x8x8", "--save", str(tmp_path / "y.npy")]) == 0
+    assert np.load(tmp_path / "y.npy").shape == (3, 8, 8)
+    capsys.readouterr()
