@@ -28,10 +28,13 @@ __all__ = ["ArchcError", "ArchcErrors", "Graph", "Limits", "Spec", "build", "che
 def build(spec: str | Path | Spec | Graph, *, device=None, dtype=None, limits: Limits = Limits(),
           weights: str | Path | None = None) -> "nn.Module":
     """Check a spec and construct its nn.Module (on `device`, in `dtype` when given), with the
-    trained `weights` (a torch.save state_dict or a .safetensors file) loaded when given."""
+    trained `weights` (a torch.save state_dict or a .safetensors file) loaded when given.
+    A spec with symbolic sizes (input: [3, H, W]) is built at example sizes: the module takes
+    every size the spec allows."""
     from archc.emit.torch_module import build_module
+    from archc.pipeline import at_example_size
 
-    graph = spec if isinstance(spec, Graph) else check(spec, limits=limits)
+    graph = spec if isinstance(spec, Graph) else at_example_size(check(spec, limits=limits), spec, limits)
     model = build_module(graph, device=device, dtype=dtype)
     if weights is not None:
         from archc.weights import load_weights

@@ -47,13 +47,14 @@ def cmd_build(args) -> int:
     from archc.emit.report import report, table
     from archc.outputs import write_all
 
-    graph = check_from(args)
+    spec_graph = check_from(args)
     import torch
 
     from archc.emit.source import python_source
     from archc.emit.torch_module import build_module, example_inputs
     from archc.network_io import output_shapes, outputs_by_key
 
+    graph = _at_example_size(spec_graph, args)
     with out_of_memory_reported(graph.root.loc):
         model = build_module(graph, device=args.device)
         if args.weights is not None:
@@ -69,16 +70,31 @@ def cmd_build(args) -> int:
                 raise RuntimeError(f"built module gives {built}, inferred {output_shapes(graph)}")
         del model  # its memory is not needed for writing the outputs
     out_dir = Path(args.output)
+    # the report, the table and the diagram show the spec as written (symbolic sizes as formulas)
     files = {
-        out_dir / f"{graph.name}.json": (json.dumps(report(graph), indent=1) + "\n").encode(),
-        out_dir / f"{graph.name}.py": python_source(graph).encode(),
+        out_dir / f"{graph.name}.json": (json.dumps(report(spec_graph), indent=1) + "\n").encode(),
+        out_dir / f"{graph.name}.py": python_source(graph, spec_graph).encode(),
     }
     if not args.no_diagram:
-        files.update(_diagram_files(graph, out_dir, args.diagram_timeout))
+        files.update(_diagram_files(spec_graph, out_dir, args.diagram_timeout))
     written = write_all(files)
-    print(table(graph, args.depth))
+    print(table(spec_graph, args.depth))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _at_example_size(graph, args):
+    """A network with symbolic sizes is built at example sizes (pipeline.at_example_size), and says so."""
+    from archc.pipeline import at_example_size
+    from archc.shapes import format_shape
+
+    concrete = at_example_size(graph, args.spec, limits_from(args))
+    if concrete is not graph:
+        allowed = "; ".join(graph.constraints.describe(graph.constraints.variables()))
+        print(f"note: the input {format_shape(graph.input_shape)} has symbolic sizes: built and verified at "
+              f"{format_shape(concrete.input_shape)}; the module takes every size the spec allows ({allowed})",
+              file=sys.stderr)
+    return concrete
 
 
 def cmd_summary(args) -> int:

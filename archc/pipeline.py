@@ -24,3 +24,15 @@ def check(source: str | Path | Spec, *, text: str | bytes | None = None, limits:
     `input_shape` replaces the spec's input (e.g. binds `input: [3, H, W]` to (3, 96, 96))."""
     spec = source if isinstance(source, Spec) else load_spec(source, text=text)
     return check_aliasing(infer(wire(expand(spec, limits, input_shape)), limits))
+
+
+def at_example_size(graph: Graph, source: str | Path | Spec, limits: Limits = Limits()) -> Graph:
+    """`graph` again at the sizes `archc export` traces with (64, or the least size above it the
+    constraints accept) when its one input has symbolic sizes; otherwise `graph` itself.
+    A module has no sizes of its own, and check has proven every size the constraints allow,
+    so building at one of them builds the network for all of them."""
+    if not graph.symbolic or len(graph.input_shapes) > 1:
+        return graph  # several symbolic inputs: building asks for concrete sizes
+    from archc.export import plan_dims
+
+    return check(source, limits=limits, input_shape=plan_dims(graph).example_shape)

@@ -187,3 +187,9 @@ def test_run_saves_by_the_name_it_is_given_and_refuses_a_name_it_cannot_tell(tmp
     assert main(["run", spec, "--input", "arange:3x8x8", "--save", str(tmp_path / "y.npy")]) == 0
     assert np.load(tmp_path / "y.npy").shape == (3, 8, 8)
     capsys.readouterr()
+
+
+def test_an_empty_layer_mapping_says_so():
+    error = _one(HEAD + "layers:\n  - relu\n  - {}\n")
+    assert (error.code, error.found) == ("bad-layer", "an empty mapping {}")
+    assert "'- relu'" in error.hint

@@ -1,6 +1,7 @@
 """Symbolic sizes: exact formulas in H and W, and constraints that are exactly the sizes that work."""
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -103,9 +104,32 @@ def test_cli_check_prints_formulas_and_constraints_and_input_binds(tmp_path, cap
     assert "⌊(H + 3)/4⌋" in out and "valid input sizes: H ≥ 1; W ≥ 1" in out
     assert main(["check", str(spec), "--input", "3x96x96"]) == 0
     assert "16×24×24" in capsys.readouterr().out
-    assert main(["build", str(spec), "-o", str(tmp_path / "out")]) == 1
-    assert "error[needs-concrete-size]" in capsys.readouterr().err
     assert main(["build", str(spec), "-o", str(tmp_path / "out"), "--input", "3x64x64"]) == 0
+    capsys.readouterr()
+
+
+def test_build_of_a_symbolic_spec_builds_at_example_sizes_a_module_for_every_size(tmp_path, capsys):
+    # check accepts the spec for every H, W ≥ 1, so build must not refuse it (issue 9's rule)
+    spec = tmp_path / "net.yaml"
+    spec.write_text("archc: 1\nname: net\ninput: [3, H, W]\nlayers:\n"
+                    "  - conv2d: {out_channels: 8, kernel_size: 3, stride: 2}\n  - relu\n"
+                    "  - adaptive_avg_pool2d: {output_size: 1}\n  - flatten\n  - linear: {out_features: 10}\n")
+    assert main(["build", str(spec), "-o", str(tmp_path / "out"), "--no-diagram"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: the input 3×H×W has symbolic sizes: built and verified at 3×64×64" in err
+    assert "(H ≥ 3; W ≥ 3)" in err
+    assert "8×⌊(H − 1)/2⌋×⌊(W − 1)/2⌋" in out  # the table is the spec's, formulas and all
+    report = json.loads((tmp_path / "out" / "net.json").read_text())
+    assert report["input"] == [3, "H", "W"]
+    source = (tmp_path / "out" / "net.py").read_text()
+    assert "It takes every input size with H ≥ 3; W ≥ 3" in source and "Input (N, 3, H, W)" in source
+    namespace: dict = {}
+    exec(compile(source, "net.py", "exec"), namespace)
+    built, from_api = namespace["build"](), archc.build(str(spec))
+    built.load_state_dict(from_api.state_dict())
+    for size in ((3, 3), (17, 40), (96, 96)):
+        x = torch.randn(2, 3, *size)
+        assert torch.equal(built(x), from_api(x)) and built(x).shape == (2, 10)
 
 
 def test_explain_summary_and_render_work_on_symbolic_sizes(capsys):

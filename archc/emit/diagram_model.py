@@ -10,6 +10,7 @@ then turns the chain round (a U) so that the skip runs across, not along, the co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
 from archc.emit.report import label as layer_label
 from archc.graph import MERGES, Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq, Step
@@ -162,6 +163,11 @@ class _Builder:
                 out.append([item, 1])
         return out
 
+    def nodes_since(self, first: int) -> list[str]:
+        """The ids of the nodes added after the first `first`, from the end: copying every id
+        for each layer would make a long network's diagram quadratic."""
+        return list(islice(reversed(self.d.nodes), len(self.d.nodes) - first))[::-1]
+
     def draw_seq(self, node: Seq, src: str, cluster: DCluster, level: int) -> str:
         outputs = {"input": (src, node.in_shape)}
         current = src
@@ -181,7 +187,7 @@ class _Builder:
                 current = self.draw(item, current, into, level + 1, times, self.frozen)
             outputs[item.name] = (current, item.out_shape)
             if not starts:  # parallel branches are not a chain to fold
-                cluster.parts.append(list(self.d.nodes)[first:])
+                cluster.parts.append(self.nodes_since(first))
         return current
 
     def sources(self, item: Node, outputs: dict, cluster: DCluster) -> str:
@@ -237,7 +243,7 @@ class _Builder:
             pieces = [w[len(step.target) + 1:] + ": " for w in step.writes] if len(step.writes) > 1 else [""]
             for name, box, piece in zip(step.writes, outs, pieces):
                 values[name] = (box, node.value_shapes.get(name, step.node.out_shape), piece)
-            _add_parts(step.target, list(self.d.nodes)[first_node:], cluster, chain, last_part)
+            _add_parts(step.target, self.nodes_since(first_node), cluster, chain, last_part)
         self.flow_outputs[id(node)] = [values[name][0] for _, name in node.outputs]
         return self.flow_outputs[id(node)][0]
 
@@ -298,7 +304,7 @@ class _Builder:
                     size_of = getattr(node, "size_of", None) is not None and extra == len(reads) - 1
                     read_edge(box, shape, piece, out, "size of " if size_of else "")
         if not step.live:
-            for nid in list(self.d.nodes)[first_node:]:
+            for nid in self.nodes_since(first_node):
                 self.d.nodes[nid].dead = True
             for e in self.d.edges[first_edge:]:
                 e.dead = True

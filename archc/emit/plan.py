@@ -70,7 +70,7 @@ def require_concrete_input(graph: Graph) -> None:
 
         names = ", ".join(str(s) for s in graph.input_shape if not isinstance(s, int))
         raise ArchcError("needs-concrete-size", f"the input has symbolic sizes ({names}); a module needs concrete ones",
-                         graph.root.loc, expected="a concrete input", found=f"input {format_shape(graph.input_shape)}",
+                         graph.input_loc or graph.root.loc, expected="a concrete input", found=f"input {format_shape(graph.input_shape)}",
                          hint="give --input, e.g. --input " + "x".join(str(s) if isinstance(s, int) else "224" for s in graph.input_shape))
 
 

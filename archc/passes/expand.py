@@ -203,8 +203,10 @@ class Expander:
             loc = key_loc(item, kind, loc)
         elif isinstance(item, YMap):
             self.fail("bad-layer", "a layer must be a mapping with exactly one key (its kind)", loc, scope,
-                      expected="'- kind: {args}'", found=f"keys {', '.join(map(str, item))}",
-                      hint="put 'name:', 'from:' and other arguments inside the kind's mapping; check indentation")
+                      expected="'- kind: {args}'",
+                      found=f"keys {', '.join(map(str, item))}" if item else "an empty mapping {}",
+                      hint="put 'name:', 'from:' and other arguments inside the kind's mapping; check indentation"
+                      if item else "write the layer's kind, e.g. '- relu' or '- conv2d: {out_channels: 8, kernel_size: 3}'")
         else:
             self.fail("bad-layer", "a layer must be a kind name or a one-key mapping", loc, scope,
                       expected="'- relu' or '- conv2d: {out_channels: 6, kernel_size: 5}'", found=_describe(item))
