@@ -81,12 +81,29 @@ def test_a_forward_pass_beyond_the_compute_limit_is_refused_by_check_before_buil
     # 1.1e13 multiply-accumulates: hours of CPU time in build's verification pass
     error = _one(HEAVY)
     assert (error.code, error.loc.line, error.path) == ("too-much-compute", 5, "layer 0 (conv2d)")
-    assert "10,953,240,346,624 MACs" in error.found
+    assert error.found.startswith("10,953,240,346,624")
     spec = _write(tmp_path, HEAVY)
     assert main(["build", spec, "-o", str(tmp_path / "out"), "--no-diagram"]) == 1
     assert not (tmp_path / "out").exists()
     assert main(["check", spec, "--max-macs", "2e13"]) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("input_shape,layer,path", [
+    # 601² outputs each reading a 600² window: 1.3·10¹¹ reads, over a minute of ATen's max pooling
+    ("[1, 1200, 1200]", "max_pool2d: {kernel_size: 600, stride: 1}", "layer 0 (max_pool2d)"),
+    ("[1, 1200, 1200]", "avg_pool2d: {kernel_size: 600, stride: 1}", "layer 0 (avg_pool2d)"),
+    ("[2000, 300, 300]", "local_response_norm: {size: 1001}", "layer 0 (local_response_norm)"),
+])
+def test_pooling_windows_count_toward_the_compute_limit_though_they_multiply_nothing(input_shape, layer, path):
+    error = _one(f"archc: 1\nname: t\ninput: {input_shape}\nlayers:\n  - {layer}\n")
+    assert (error.code, error.path) == ("too-much-compute", path)
+    assert "window read counts as 10 MACs" in error.found
+
+
+def test_ordinary_pooling_stays_far_below_the_compute_limit():
+    graph = archc.check("specs/torchvision/googlenet.yaml", limits=archc.Limits(max_macs=2 * 10**9))
+    assert graph.root.macs > 10**9  # pooling adds little to a real network's count
 
 
 def test_the_compute_limit_is_an_option_and_a_limit_of_the_api(capsys):

@@ -85,6 +85,12 @@ class TorchCall:
     runtime: bool = False
 
 
+# ATen's CPU pooling reads about 1.2 billion window elements a second where a convolution does
+# about 13 billion multiply-accumulates (measured on this project's 2-core machines): one read
+# costs about ten MACs of time
+WINDOW_READ_COST = 10
+
+
 class Kind:
     """One family of layer kinds (e.g. conv1d/conv2d/conv3d share a class)."""
 
@@ -111,6 +117,13 @@ class Kind:
         """Elements (one sample's) that the forward allocates besides its output, at its peak:
         temporaries freed when it returns, which the memory estimate must still cover."""
         return 0
+
+    def work(self, kind: str, a: Args, shape: tuple[int, ...], out: tuple[int, ...]) -> int:
+        """The cost (one sample's) of a forward that does more than its multiply-accumulates
+        say, in MAC equivalents: a pooling window's reads for every output. Elementwise work is
+        bounded by the memory limit already, so it counts 0 here."""
+        return 0
+
 
     def param_shapes(self, kind: str, a: Args, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """The shape of each learnable parameter, by torch's attribute name."""

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from archc.layers.base import (
-    Args, Bool, Inferred, Kind, Number, PositiveInt, PositiveNumber, TorchCall, expect_rank, spatial_rank,
+    WINDOW_READ_COST, Args, Bool, Inferred, Kind, Number, PositiveInt, PositiveNumber, TorchCall, expect_rank,
+    spatial_rank,
 )
 from archc.shapes import product
 
@@ -64,6 +65,9 @@ class LocalResponseNorm(Kind):
         # average-pools it across channels: with a large size the padded square dwarfs the output
         channels, spatial = shape[0], product(shape[1:])
         return (channels + a.size - 1) * spatial + 2 * channels * spatial
+
+    def work(self, kind, a: LocalResponseNormArgs, shape, out):
+        return WINDOW_READ_COST * product(shape) * a.size  # each value averages `size` squares across channels
 
     def torch_call(self, kind, a: LocalResponseNormArgs, shape):
         kwargs = {k: v for k, v in a.model_dump().items()

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from archc.layers.base import (
-    Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, compact, expect_rank, explain_windows,
-    per_dim, plain, spatial_rank,
+    WINDOW_READ_COST, Args, Bool, Inferred, Kind, PadSizes, PositiveInt, Sizes, TorchCall, compact, expect_rank,
+    explain_windows, per_dim, plain, spatial_rank,
 )
-from archc.shapes import ShapeError, format_shape, pool_output_size
+from archc.shapes import ShapeError, format_shape, pool_output_size, product
 from archc.symbolic import require_at_least
 
 
@@ -53,6 +53,10 @@ class _Pool(Kind):
                                      found=f"input {format_shape(shape[1:])}",
                                      hint="reduce the kernel, or pool an earlier, larger activation")
         return Inferred((shape[0], *out))
+
+    def work(self, kind, a, shape, out):
+        # every output reads its window: a 600×600 window slid over a 1200×1200 map is 10¹¹ reads
+        return WINDOW_READ_COST * product(out) * product(per_dim(a.kernel_size, spatial_rank(kind), "kernel_size"))
 
     def explain(self, kind, a, shape, out):
         rank = spatial_rank(kind)
@@ -126,6 +130,10 @@ class AdaptivePool(Kind):
                              expected=f"an int or a list of {rank}", found=str(a.output_size))
         out = tuple(n if s is None else s for n, s in zip(shape[1:], sizes))
         return Inferred((shape[0], *out))
+
+    def work(self, kind, a, shape, out):
+        # ATen's window for output i spans ⌊i·n/m⌋ … ⌈(i+1)·n/m⌉: at most ⌈n/m⌉ + 1 inputs per dim
+        return WINDOW_READ_COST * product(out) * product(-(-n // m) + 1 for n, m in zip(shape[1:], out[1:]))
 
     def explain(self, kind, a, shape, out):
         return [f"{kind}: the output size is fixed at {format_shape(out.shape[1:])} whatever the input "

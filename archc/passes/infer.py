@@ -9,6 +9,7 @@ from __future__ import annotations
 from archc.errors import ArchcError, ArchcWarning, ErrorSink, did_you_mean
 from archc.graph import Dense, Flow, Graph, Layer, Node, Parallel, Residual, Seq
 from archc.layers import KINDS
+from archc.layers.base import WINDOW_READ_COST
 from archc.layers.init import check_against
 from archc.passes.expand import validate_args
 from archc.passes.limits import Limits
@@ -393,19 +394,32 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
 
 
 def check_compute(graph: Graph, max_macs: int) -> None:
-    """Refuse a network whose forward pass takes more than `max_macs` multiply-accumulates per
-    sample, before any of it is spent (build runs one pass, run and export one per sample)."""
-    macs = graph.root.macs
-    if not isinstance(macs, int) or macs <= max_macs:
+    """Refuse a network whose forward pass takes more than `max_macs` multiply-accumulates (or,
+    for a layer that multiplies little, as many operations: a pooling window's reads) per sample,
+    before any of it is spent (build runs one pass, run and export one per sample)."""
+    costs = [(node, _cost(node)) for node in graph.nodes() if isinstance(node, Layer) and not node.dead]
+    if any(not isinstance(cost, int) for _, cost in costs):
         return  # a symbolic count is bounded once the sizes are given
-    heaviest = max((n for n in graph.nodes() if isinstance(n, Layer) and isinstance(n.macs, int)),
-                   key=lambda n: n.macs, default=None)
-    at = heaviest if heaviest is not None and 2 * heaviest.macs > macs else graph.root
+    total = sum(cost for _, cost in costs)
+    if total <= max_macs:
+        return
+    heaviest, most = max(costs, key=lambda pair: pair[1])
+    at = heaviest if 2 * most > total else graph.root
+    windows = any(cost > node.macs for node, cost in costs)
     raise ArchcError("too-much-compute", "one forward pass would take too much computation", at.loc,
                      path=_where(at) if at is not graph.root else "", notes=list(at.notes),
-                     expected=f"at most {max_macs:,} multiply-accumulates per sample (--max-macs)",
-                     found=f"{macs:,} MACs" + (f", {at.macs:,} of them in this layer" if at is not graph.root else ""),
+                     expected=f"at most {max_macs:,} multiply-accumulates per sample, or work that takes as long "
+                              "(--max-macs)",
+                     found=f"{total:,}" + (f", {most:,} of them in this layer" if at is not graph.root else "")
+                           + (f" (a pooling or LRN window read counts as {WINDOW_READ_COST} MACs)" if windows else ""),
                      hint="shrink the network or its input; to spend that much time, raise the limit with --max-macs N")
+
+
+def _cost(node: Layer):
+    """A layer's multiply-accumulates, or its other work where that is larger (symbolic: not an int)."""
+    if not isinstance(node.macs, int) or not all(isinstance(s, int) for s in (*node.in_shape, *node.out_shape)):
+        return None
+    return max(node.macs, KINDS[node.kind].work(node.kind, node.args, node.in_shape, node.out_shape))
 
 
 def input_warnings(graph: Graph) -> list[ArchcWarning]:
