@@ -114,7 +114,7 @@ class Flow(nn.Module):
                 layer = layer._modules[part]
             args = [values[name] for name in reads]
             if expand:  # a batched parameter (ViT's class token) joins every sample of the batch
-                batch = max(a.shape[0] for a in args)
+                batch = inputs[0].shape[0]
                 args = [a.expand(batch, *a.shape[1:]) if i in expand else a for i, a in enumerate(args)]
             if how == "concat":
                 args = [torch.cat(args, dim=dim)]
@@ -393,7 +393,7 @@ class GridCoords(nn.Module):
         sx = torch.arange(w, device=x.device, dtype=x.dtype) + self.offset
         sy = torch.arange(h, device=x.device, dtype=x.dtype) + self.offset
         sy, sx = torch.meshgrid(sy, sx, indexing="ij")
-        return torch.stack((sx, sy), 0).reshape(1, 2, h * w).expand(x.shape[0], 2, h * w)
+        return torch.stack((sx, sy), 0).reshape(1, 2, h * w).repeat(x.shape[0], 1, 1)  # a tensor of its own: a later in-place layer may write it
 
     def extra_repr(self) -> str:
         return f"offset={self.offset}"

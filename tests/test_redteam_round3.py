@@ -210,3 +210,34 @@ def test_an_empty_layer_mapping_says_so():
     error = _one(HEAD + "layers:\n  - relu\n  - {}\n")
     assert (error.code, error.found) == ("bad-layer", "an empty mapping {}")
     assert "'- relu'" in error.hint
+
+
+# -- check accepted, build or forward failed: found by a fuzzer over every kind's arguments ---------
+def test_grid_coords_gives_a_tensor_an_in_place_layer_may_write():
+    import torch
+
+    model = archc.build(archc.check(
+        "spec.yaml", text="archc: 1\nname: t\ninput: [6, 1, 4]\nlayers:\n  - grid_coords\n  - hardswish: {inplace: true}\n"))
+    assert model(torch.zeros(3, 6, 1, 4)).shape == (3, 2, 4)  # was: more than one element refers to one location
+
+
+def test_an_in_place_layer_may_not_write_a_parameter():
+    error = _one("archc: 1\nname: t\ninput: [4, 8]\nparameters:\n  tok: {shape: [1, 1, 8], init: zeros, batched: true}\n"
+                 "layers:\n  - relu: {from: tok, inplace: true}\n  - concat: {dim: 1, from: [-1, input]}\n")
+    assert error.code == "inplace-aliases" and "overwrite the parameter 'tok'" in error.message
+
+
+def test_a_batched_parameter_read_by_a_layer_joins_every_sample_in_module_and_source(tmp_path):
+    import torch
+
+    text = ("archc: 1\nname: tokens\ninput: [4, 8]\nparameters:\n  tok: {shape: [1, 1, 8], init: ones, batched: true}\n"
+            "layers:\n  - linear: {from: tok, out_features: 8}\n  - concat: {dim: 1, from: [-1, input]}\n")
+    spec = _write(tmp_path, text)
+    model = archc.build(spec)
+    namespace: dict = {}
+    exec(compile(archc.source(spec), "tokens.py", "exec"), namespace)
+    written = namespace["build"]()
+    written.load_state_dict(model.state_dict())
+    x = torch.randn(3, 4, 8)
+    assert model(x).shape == (3, 5, 8)  # was: torch.cat found a batch of 1 beside a batch of 3
+    assert torch.equal(written(x), model(x))

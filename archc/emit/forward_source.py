@@ -60,8 +60,8 @@ def forward_source(options: dict, merge_kinds: dict[str, bool], indent: str = " 
     body = [f"{names(p[0])} = {module_expression(p[0], '_parameters')}" for p in options["parameters"]]  # own parameters by name
     for target, reads, how, dim, writes, unpack, keys, expand in options["program"]:
         values = [names(r) for r in reads]
-        if expand:
-            batch = f"{values[0] if 0 not in expand else values[-1]}.shape[0]"
+        if expand:  # a batched parameter joins every sample: the batch is the first input's
+            batch = f"{args[0]}.shape[0]"
             values = [f"{v}.expand({batch}, *{v}.shape[1:])" if i in expand else v for i, v in enumerate(values)]
         if how == "concat":
             call_args = [f"torch.cat([{', '.join(values)}], dim={py_literal(dim)})"]

@@ -44,6 +44,7 @@ class _Tracker:
         self.versions: dict[int, int] = {}
         self.writers: dict[tuple[int, int], Layer] = {}  # (storage, version it made) -> in-place layer
         self.reported: set[int] = set()
+        self.parameters: dict[int, str] = {}  # storage -> the parameter it is (autograd forbids writing one)
 
     def fresh(self) -> Value:
         storage = next(self.storages)
@@ -56,6 +57,14 @@ class _Tracker:
             self.hazard(self.writers[(value.storage, value.version + 1)], reader)
 
     def write(self, value: Value, layer: Layer) -> Value:
+        if value.storage in self.parameters and id(layer) not in self.reported:
+            self.reported.add(id(layer))
+            self.sink.add(ArchcError(
+                "inplace-aliases", f"this in-place {layer.kind} would overwrite the parameter "
+                f"'{self.parameters[value.storage]}'", _inplace_loc(layer), path=f"layer {layer.path} ({layer.kind})",
+                notes=list(layer.notes), expected="an in-place layer's input made by another layer",
+                found="a parameter, which autograd does not let anything write in place",
+                hint="drop 'inplace: true' here"))
         self.versions[value.storage] += 1
         self.writers[(value.storage, self.versions[value.storage])] = layer
         return Value(value.storage, self.versions[value.storage])
@@ -99,7 +108,9 @@ class _Tracker:
         """A program, step by step as runtime.Flow runs it (the merge kinds are the identity
         on what the step merged; a chunk's pieces are views of its input)."""
         values = dict(zip(node.inputs, (x, *extra)))
-        values.update({param.name: self.fresh() for param in node.own_params})
+        for param in node.own_params:
+            values[param.name] = self.fresh()
+            self.parameters[values[param.name].storage] = param.name
         for step in (s for s in node.program if s.live):
             reader = _describe(step.node)
             args = [values[name] for name in step.reads]

@@ -303,6 +303,11 @@ def _stride(layer: Node) -> int:
 def _concat_hint(node: Node, named) -> str:
     """Which inputs of a concatenation have which size, and (for parallel branches) which
     layer in a branch changed it and how to keep it."""
+    ranks = {len(shape) for _, shape in named}
+    if len(ranks) > 1:  # no size to compare: say how many dims each has
+        dims = ", ".join(f"'{name}' has {len(shape)} dim{'s' if len(shape) != 1 else ''} ({format_shape(shape)})"
+                         for name, shape in named)
+        return f"{dims}: concatenated inputs need the same number of dims"
     sizes = [format_shape(shape[1:]) for _, shape in named]
     common = max(sizes, key=sizes.count)  # the size most inputs agree on
     odd = [(name, size) for (name, _), size in zip(named, sizes) if size != common]

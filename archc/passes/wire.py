@@ -221,9 +221,10 @@ class Wirer:
                 reads.append(self.resolve(item, item.size_of, frame, values, "size_of"))
             merge = merge if len(reads) > 1 or item.merge else None
             self.check_parameter_reads(item, reads, merge)
+            # a batched parameter (one sample's worth, ViT's class token) joins every sample of the
+            # batch wherever it is read: inference gave it the batch too
             step = Step(item, path, tuple(reads), (path,), merge, item.merge_dim,
-                        expand=tuple(i for i, r in enumerate(reads) if r in self.params and self.params[r].batched)
-                        if merge == "concat" else ())
+                        expand=tuple(i for i, r in enumerate(reads) if r in self.params and self.params[r].batched))
             entry = _Entry(path)
             outputs = _output_count(item)
             if outputs == 0:
