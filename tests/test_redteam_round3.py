@@ -241,3 +241,14 @@ def test_a_batched_parameter_read_by_a_layer_joins_every_sample_in_module_and_so
     x = torch.randn(3, 4, 8)
     assert model(x).shape == (3, 5, 8)  # was: torch.cat found a batch of 1 beside a batch of 3
     assert torch.equal(written(x), model(x))
+
+
+@pytest.mark.parametrize("expression", ["in.channels // 0", "in.shape.__len__()", "min(*in.shape)"])
+def test_expression_errors_quote_in_as_written(expression):
+    error = _one(HEAD + f"layers:\n  - conv2d: {{out_channels: 4, kernel_size: 1, stride: '${{{expression}}}'}}\n")
+    assert "archc" not in error.format().replace("archc: 1", "") and "in." in error.message
+
+
+def test_min_and_max_of_one_number_say_what_they_take():
+    error = _one(HEAD + "layers:\n  - conv2d: {out_channels: 4, kernel_size: 1, stride: '${min(1)}'}\n")
+    assert error.message == "min takes two or more numbers, here 1" and "iterable" not in error.format()

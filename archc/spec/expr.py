@@ -32,6 +32,8 @@ class ExprError(Exception):
     """An expression that cannot be evaluated; carries code, message and a hint."""
 
     def __init__(self, code: str, message: str, hint: str = ""):
+        # messages quote the parsed expression (ast.unparse), where `in` has its internal name
+        message, hint = message.replace(_IN, "in"), hint.replace(_IN, "in")
         super().__init__(message)
         self.code, self.message, self.hint = code, message, hint
 
@@ -284,6 +286,9 @@ class _Evaluator:
                             "the only calls are min(...), max(...), abs(...), round(x), ceil(x) and floor(x)")
         args = [self.visit(a, d) for a in node.args]
         self._numbers(*args)
+        if node.func.id in ("min", "max") and len(args) < 2:
+            raise ExprError("expr-type", f"{node.func.id} takes two or more numbers, here {len(args)}",
+                            f"e.g. {node.func.id}(a, b)")
         try:
             return _CALLS[node.func.id](*args)
         except (TypeError, ValueError, OverflowError) as exc:
