@@ -381,7 +381,6 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
     if total > limits.max_params:
         raise ArchcError("too-many-params", "the network has too many parameters", graph.root.loc,
                          expected=f"at most {limits.max_params:,} (--max-params)", found=f"{total:,}")
-    check_compute(graph, limits.max_macs)
     memory = memory_estimate(graph)
     if memory > limits.max_memory:
         elements, heaviest = _largest_workspace(graph)
@@ -395,6 +394,7 @@ def _infer(graph: Graph, limits: Limits, sink: ErrorSink, inferrer: Inferrer) ->
                                + (f", {elements * 4 / 2**30:,.1f} GiB in this layer's)" if at is heaviest else ")"),
                          hint="shrink the network or its input; if this machine really has the memory, "
                               "raise the limit with --max-memory GIB")
+    check_compute(graph, limits.max_macs)  # after memory: a buffer too large to allocate is the first problem
     return graph
 
 
