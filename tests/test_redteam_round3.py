@@ -252,3 +252,18 @@ def test_expression_errors_quote_in_as_written(expression):
 def test_min_and_max_of_one_number_say_what_they_take():
     error = _one(HEAD + "layers:\n  - conv2d: {out_channels: 4, kernel_size: 1, stride: '${min(1)}'}\n")
     assert error.message == "min takes two or more numbers, here 1" and "iterable" not in error.format()
+
+
+@pytest.mark.parametrize("layer", ["leaky_relu: {negative_slope: -0.1, inplace: true}", "elu: {alpha: -1, inplace: true}"])
+def test_an_in_place_activation_torch_cannot_train_is_refused(layer):
+    # torch builds and runs it, then refuses loss.backward(): check says so first
+    error = _one(HEAD + f"layers:\n  - conv2d: {{out_channels: 4, kernel_size: 1}}\n  - {layer}\n")
+    assert error.code == "bad-value" and "cannot be trained" in error.message
+
+
+def test_the_same_activations_out_of_place_or_with_a_positive_slope_train():
+    import torch
+
+    for layer in ("leaky_relu: {negative_slope: -0.1}", "leaky_relu: {negative_slope: 0.1, inplace: true}"):
+        model = archc.build(archc.check("spec.yaml", text=HEAD + f"layers:\n  - conv2d: {{out_channels: 4, kernel_size: 1}}\n  - {layer}\n"))
+        model(torch.randn(2, 3, 8, 8)).sum().backward()

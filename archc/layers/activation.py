@@ -54,6 +54,13 @@ def _activation_kind(kind: str, torch_cls: str, schema: type[Args]) -> type[Kind
         summary = f"torch.nn.{torch_cls}"
 
         def infer(self, kind, a, shape):
+            slope = {"leaky_relu": "negative_slope", "elu": "alpha"}.get(kind)
+            if slope and a.inplace and getattr(a, slope) < 0:
+                # autograd refuses the backward of these two in place with a negative slope
+                raise ShapeError("bad-value", f"an in-place {kind} with a negative {slope} cannot be trained",
+                                 expected=f"{slope} ≥ 0, or inplace: false",
+                                 found=f"{slope} {getattr(a, slope):g} with inplace: true",
+                                 hint="drop 'inplace: true' (torch computes its backward only out of place)")
             if isinstance(a, SoftmaxArgs):
                 rank = len(shape) + 1  # torch counts the batch as dim 0
                 if not -rank <= a.dim < rank or a.dim % rank == 0:
