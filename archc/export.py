@@ -74,7 +74,8 @@ def plan_dims(graph: Graph) -> Plan:
 def _example_value(constraints, var: str, lower: int) -> int:
     """A size for `var` that every constraint accepts, EXAMPLE_SIZE or the first one above it."""
     start = max(lower, EXAMPLE_SIZE)
-    for value in range(start, start + 4096):
+    # near EXAMPLE_SIZE first; then from the least size up (a network may take one size only)
+    for value in (*range(start, start + 4096), *range(lower, start)):
         env = {v: value for v in constraints.variables()}
         if constraints.holds(env):
             return value

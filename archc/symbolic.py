@@ -196,6 +196,8 @@ def require_equal(left, right, why: str) -> bool:
     if collector is None:
         raise NeedsConcrete(f"{left} = {right}")
     constraint = Equal(left, right, why)
+    if len({s.var for s in _sizes(constraint)}) > 1:  # H = W (a permute swapped them): not a bound on one size
+        raise NeedsConcrete(f"{left} = {right}")
     var = (left if isinstance(left, SymSize) else right).var
     period = math.lcm(*(s.c for s in _sizes(constraint)))
     if not any(constraint.holds({var: v}) for v in range(1, 4 * period + 4096)):

@@ -267,3 +267,45 @@ def test_the_same_activations_out_of_place_or_with_a_positive_slope_train():
     for layer in ("leaky_relu: {negative_slope: -0.1}", "leaky_relu: {negative_slope: 0.1, inplace: true}"):
         model = archc.build(archc.check("spec.yaml", text=HEAD + f"layers:\n  - conv2d: {{out_channels: 4, kernel_size: 1}}\n  - {layer}\n"))
         model(torch.randn(2, 3, 8, 8)).sum().backward()
+
+
+# -- what check accepted or crashed on, found by the kind fuzzer (repros in the closing note) --------
+@pytest.mark.parametrize("body", [
+    "  - residual:\n      body:\n        - chunk: {chunks: 2}\n      merge: concat\n",
+    "  - dense: {units: 2, layers: [chunk: {chunks: 2}]}\n",
+    "  - parallel: {merge: concat, branches: {a: [chunk: {chunks: 2}], b: [slice_channels: {stop: 2}]}}\n",
+])
+def test_a_chunk_that_ends_a_path_of_a_merge_is_refused_by_check(body):
+    error = _one("archc: 1\nname: t\ninput: [4, 6]\nlayers:\n" + body)
+    assert error.code == "merge-mismatch" and "must give one tensor" in error.message
+
+
+def test_a_shortcut_that_keeps_the_channels_the_body_changes_is_a_located_error():
+    error = _one("archc: 1\nname: t\ninput: [4, 4, 4]\nlayers:\n  - residual:\n"
+                 "      body: [{conv2d: {out_channels: 3, kernel_size: 1}}]\n      shortcut: [relu]\n")
+    assert error.code == "merge-mismatch" and error.message.startswith("this layer makes 3 channels")
+
+
+@pytest.mark.parametrize("input_shape,layers,fragment", [
+    ("[3, H, W]", "  - permute: {dims: [0, 1, 3, 2]}\n  - add: {from: [input, -1]}\n", "agree only if H = W"),
+    ("[1, L]", "  - concat: {from: [input, input], dim: 2}\n", "concatenating along symbolic dim 2"),
+    ("[4, L]", "  - permute: {dims: [0, 2, 1]}\n  - conv1d: {out_channels: 2, kernel_size: 1}\n", "its channels are symbolic"),
+    ("[3, 5, W]", "  - permute: {dims: [0, 3, 1, 2]}\n  - slice_channels: {stop: 2}\n", "its channels are symbolic"),
+])
+def test_symbolic_sizes_where_a_number_is_needed_are_located_errors_not_crashes(input_shape, layers, fragment):
+    error = _one(f"archc: 1\nname: t\ninput: {input_shape}\nlayers:\n{layers}")
+    assert error.code == "needs-concrete-size" and fragment in error.message
+
+
+def test_a_symbolic_spec_that_takes_one_size_only_builds_at_it(tmp_path):
+    import torch
+
+    model = archc.build(_write(tmp_path, "archc: 1\nname: t\ninput: [3, H, W]\nlayers:\n"
+                               "  - adaptive_avg_pool2d: {output_size: 3}\n  - add: {from: [-1, input]}\n"))
+    assert model(torch.zeros(2, 3, 3, 3)).shape == (2, 3, 3, 3)
+
+
+def test_lrn_on_symbolic_channels_checks():
+    graph = archc.check("spec.yaml", text="archc: 1\nname: t\ninput: [3, 5, W]\nlayers:\n"
+                        "  - permute: {dims: [0, 3, 1, 2]}\n  - local_response_norm: {size: 2}\n")
+    assert str(graph.root.out_shape[0]) == "W"

@@ -107,8 +107,10 @@ def _lines(d: Diagram, nid: str) -> int:
     return len(d.nodes[nid].detail.splitlines())
 
 
-def _extent(d: Diagram, ids: list[str], rank: dict[str, int], rankdir: str) -> tuple[float, float]:
-    """(length along the flow, breadth across it) of a group of nodes drawn as one column."""
+def _extent(d: Diagram, ids: list[str], rank: dict[str, int], rankdir: str,
+            shortcuts: list | None = None) -> tuple[float, float]:
+    """(length along the flow, breadth across it) of a group of nodes drawn as one column
+    (`shortcuts`: the diagram's skip edges, found once by the caller rather than per group)."""
     members = set(ids)
     by_rank: dict[int, list[str]] = {}
     for n in ids:
@@ -120,7 +122,8 @@ def _extent(d: Diagram, ids: list[str], rank: dict[str, int], rankdir: str) -> t
         length = sum(max(_box_width(d, n) for n in row) + _EDGE_LABEL_LR for row in by_rank.values())
         breadth = max(sum(_ROW_LR + _LINE * _lines(d, n) for n in row) for row in by_rank.values())
     # skips drawn beside the boxes they jump over need room across the flow too
-    skips = [(rank[e.src], rank[e.dst]) for e in d.edges if e.shortcut and e.src in members and e.dst in members]
+    edges = shortcuts if shortcuts is not None else [e for e in d.edges if e.shortcut]
+    skips = [(rank[e.src], rank[e.dst]) for e in edges if e.src in members and e.dst in members]
     jumps = max((sum(1 for a, b in skips if a < r < b) for r in by_rank), default=0) if skips else 0
     return length, breadth + _SKIP * jumps
 
@@ -158,7 +161,8 @@ def fold(d: Diagram, rankdir: str = "TB", columns: int | None = None) -> Layout:
     while True:
         if len(units) < 2:
             return Layout([list(d.nodes)])
-        extents = [_extent(d, u, rank, rankdir) for u in units]
+        shortcuts = [e for e in d.edges if e.shortcut]
+        extents = [_extent(d, u, rank, rankdir, shortcuts) for u in units]
         lengths = [e[0] + _CLUSTER for e in extents]
         crossed = _crossed_cuts(d, units)
         breakable = [_starts_a_step(d, u) and i not in crossed for i, u in enumerate(units)]

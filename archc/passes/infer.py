@@ -15,7 +15,9 @@ from archc.passes.expand import validate_args
 from archc.passes.limits import Limits
 from archc.shapes import ShapeError, broadcast_size, format_shape, product
 from archc.spec.expr import Deferred, ExprError, InShape
-from archc.symbolic import Constraints, NeedsConcrete, collecting, is_symbolic, require_equal, stop_collecting
+from archc.symbolic import (
+    Constraints, NeedsConcrete, Unknown, collecting, is_symbolic, require_equal, stop_collecting,
+)
 
 
 class _Stop(Exception):
@@ -53,6 +55,13 @@ class Inferrer:
         except NeedsConcrete as exc:
             self.fail(node, "needs-concrete-size", f"{node.kind} needs concrete sizes here",
                       expected="a concrete input size (give --input, e.g. --input 3x224x224)", found=str(exc))
+        except TypeError:  # a symbolic size where the kind's arithmetic needs a number (a permuted map's channels)
+            if not any(is_symbolic(s) for s in shape):
+                raise
+            where = "its channels are" if is_symbolic(shape[0]) else "its input is"
+            self.fail(node, "needs-concrete-size", f"{node.kind} needs concrete sizes here: {where} symbolic",
+                      expected="a concrete input size (give --input, e.g. --input 3x224x224)",
+                      found=f"input {format_shape(shape)}")
         except ShapeError as exc:
             self.fail(node, exc.code, exc.message, expected=exc.expected,
                       found=exc.found if format_shape(shape) in exc.found else f"{exc.found} (input {format_shape(shape)})",
@@ -147,6 +156,14 @@ class Inferrer:
         return self.merged(child, child.merge, list(zip(child.sources, shapes)))
 
     def merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]], dim: int = 1) -> tuple[int, ...]:
+        try:
+            return self._merged(node, merge, named, dim)
+        except NeedsConcrete as exc:  # sizes that must agree across two symbols (a permute swapped H and W)
+            self.fail(node, "needs-concrete-size", f"this {merge} needs concrete sizes: its inputs agree only if {exc}",
+                      expected="a concrete input size (give --input, e.g. --input 3x224x224)",
+                      found=", ".join(f"{n}: {format_shape(s)}" for n, s in named))
+
+    def _merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]], dim: int = 1) -> tuple[int, ...]:
         shapes = [s for _, s in named]
         listing = ", ".join(f"{n}: {format_shape(s)}" for n, s in named)
         first = shapes[0]
@@ -161,7 +178,12 @@ class Inferrer:
                 along = "channels" if d == 0 else f"dim {dim}"
                 self.fail(node, "merge-mismatch", f"concatenated inputs must agree on every dim but {along}",
                           expected=f"equal sizes except along {along}", found=listing, hint=_concat_hint(node, named))
-            return (*first[:d], sum(s[d] for s in shapes), *first[d + 1:])
+            try:
+                joined = sum(s[d] for s in shapes)
+            except NeedsConcrete:  # H + H is no floor formula
+                self.fail(node, "needs-concrete-size", f"concatenating along symbolic dim {dim} needs concrete sizes",
+                          expected="a concrete input size (give --input, e.g. --input 3x224x224)", found=listing)
+            return (*first[:d], joined, *first[d + 1:])
         if merge == "mul" and len({len(s) for s in shapes}) == 1:
             # gating (squeeze-excitation) scales C×H×W by C×1×1: torch broadcasts size-1 dims
             try:
@@ -180,16 +202,31 @@ class Inferrer:
                       if isinstance(node, Residual) else "")
         return first
 
+    def one_tensor(self, container: Node, path: str, nodes: list[Node]) -> None:
+        """A residual's paths, a parallel branch and a dense unit each give the merge one tensor:
+        refuse one that ends in a layer giving several (chunk, split, a block with several outputs)."""
+        ends = _ends_in_pieces(nodes)
+        if ends is not None:
+            name = ends.name if not ends.name.isdigit() else "parts"
+            self.fail(ends, "merge-mismatch", f"this {ends.kind} ends {path}, which must give one tensor",
+                      expected=f"one tensor out of the {_kind_of(container)}", found=f"the {ends.kind}'s pieces",
+                      hint=f"name it ({name}) and add a layer that reads its pieces, "
+                           f"e.g. '- concat: {{from: [{name}.0, {name}.1]}}'")
+
     def infer_residual(self, node: Residual, shape):
         out = shape
         for child in node.body:
             out = self.node(child, out)
+        self.one_tensor(node, "the residual's body", node.body)
         short = self.node(node.shortcut, shape) if node.shortcut else shape
+        if node.shortcut:
+            self.one_tensor(node, "the residual's shortcut", [node.shortcut])
         if node.how in ("add", "concat") and _concrete(shape, out, short) and not _fits(node.how, out, short):
             self.residual_mismatch(node, shape, out, short)
         out = self.merged(node, node.how, [("body", out), (node.shortcut.name if node.shortcut else "identity", short)])
         for child in node.after:
             out = self.node(child, out)
+        self.one_tensor(node, "the residual's 'after' layers", node.after)
         return out
 
     def residual_mismatch(self, node: Residual, shape, body, short):
@@ -212,10 +249,13 @@ class Inferrer:
         else:
             if node.how == "concat":  # channels may differ in a concatenation
                 return
-            nodes = node.body if node.shortcut is None else [node.shortcut]
-            name = "body" if node.shortcut is None else "shortcut"
-            culprit = _last_change(nodes, lambda n: n.out_shape[:1] != n.in_shape[:1]) or node
-            message = f"this layer makes {culprit.out_shape[0]} channels, so the residual's {name} and its other path no longer match"
+            changes = lambda n: n.out_shape[:1] != n.in_shape[:1]  # noqa: E731
+            # the shortcut's own change of channels if it has one, else the body's
+            short = _last_change([node.shortcut], changes) if node.shortcut is not None else None
+            culprit = short or _last_change(node.body, changes) or node
+            name = "shortcut" if short is not None else "body"
+            made = culprit.out_shape[0] if culprit is not node else body[0]
+            message = f"this layer makes {made} channels, so the residual's {name} and its other path no longer match"
             hint = (f"give the residual a 1×1 convolution shortcut to {body[0]} channels: "
                     f"shortcut: [{_conv_kind(shape)}: {{out_channels: {body[0]}, kernel_size: 1}}]" if node.shortcut is None
                     else f"make the shortcut give {body[0]} channels, as the body does")
@@ -227,13 +267,32 @@ class Inferrer:
 
     def infer_parallel(self, node: Parallel, shape):
         named = [(branch.name, self.node(branch, shape)) for branch in node.branches]
+        for branch in node.branches:
+            self.one_tensor(node, f"branch '{branch.name}'", [branch])
         return self.merged(node, node.how, named)
 
     def infer_dense(self, node: Dense, shape):
         for unit in node.units:
             grown = self.node(unit, shape)
+            self.one_tensor(node, "a dense unit", [unit])
             shape = self.merged(unit, "concat", [("input", shape), (unit.name, grown)])
         return shape
+
+
+def _ends_in_pieces(nodes: list[Node]) -> Node | None:
+    """The layer (or block) with several outputs that `nodes` end in, if they do."""
+    last = nodes[-1] if nodes else None
+    while isinstance(last, Seq) and not isinstance(last, Flow) and last.items:
+        last = last.items[-1]
+    if isinstance(last, Flow):
+        return last if last.output_form != "one" else None
+    if isinstance(last, Layer) and KINDS[last.kind].output_shapes(last.kind, last.args, last.in_shape) is not None:
+        return last
+    return None
+
+
+def _kind_of(node: Node) -> str:
+    return type(node).__name__.lower()
 
 
 def _concrete(*shapes) -> bool:
@@ -446,7 +505,10 @@ def _largest_workspace(graph: Graph):
     peak, heaviest = 0, None
     for node in graph.nodes():
         if isinstance(node, Layer):
-            elements = KINDS[node.kind].workspace(node.kind, node.args, node.in_shape)
+            try:
+                elements = KINDS[node.kind].workspace(node.kind, node.args, node.in_shape)
+            except NeedsConcrete:  # symbolic channels times a size: no floor formula
+                elements = Unknown()
             if not isinstance(elements, int):
                 return elements, None  # depends on a symbolic size
             if elements > peak:
