@@ -208,3 +208,38 @@ def test_random_networks_with_inplace_flags_are_refused_or_compute_the_out_of_pl
         assert {e.code for e in errors} == {"inplace-aliases"}, refusal.format()
         return
     assert not _outputs_differ(text), text
+
+
+SAVED_OUTPUT_CASES = [
+    "relu", "relu: {inplace: true}", "relu6", "leaky_relu", "leaky_relu: {inplace: true}", "elu", "elu: {inplace: true}",
+    "gelu", "silu", "silu: {inplace: true}", "sigmoid", "tanh", "hardswish", "hardsigmoid: {inplace: true}",
+    "softmax", "log_softmax", "amax: {dim: [1]}", "mean: {dim: [1]}", "max_pool2d: {kernel_size: 2}",
+    "adaptive_max_pool2d: {output_size: 2}", "batch_norm2d", "layer_norm2d", "dropout",
+]
+
+
+@pytest.mark.parametrize("layer", SAVED_OUTPUT_CASES)
+def test_the_kinds_whose_backward_reads_their_output_are_exactly_those_archc_protects(layer):
+    """SAVES_OUTPUT against torch's autograd: write a layer's output in place, then backward."""
+    from archc.passes.aliasing import saves_output
+
+    graph = archc.check("s.yaml", text="archc: 1\nname: t\ninput: [4, 6, 6]\nlayers:\n"
+                        f"  - conv2d: {{out_channels: 4, kernel_size: 1}}\n  - {layer}\n")
+    model = build_module(graph).train()
+    out = model(torch.randn(2, 4, 6, 6))
+    torch.relu_(out)
+    try:
+        out.sum().backward()
+        needs_output = False
+    except RuntimeError as exc:
+        assert "modified by an inplace operation" in str(exc)
+        needs_output = True
+    assert saves_output(graph.root.items[-1]) == needs_output
+
+
+def test_an_in_place_layer_after_one_whose_backward_reads_its_output_is_refused_even_through_a_view():
+    text = ("archc: 1\nname: t\ninput: [3, 4, 4]\nlayers:\n  - conv2d: {out_channels: 2, kernel_size: 1}\n"
+            "  - sigmoid\n  - flatten\n  - relu: {inplace: true}\n")
+    with pytest.raises(ArchcError) as info:
+        archc.check("s.yaml", text=text)
+    assert info.value.code == "inplace-aliases" and "output of sigmoid" in info.value.message

@@ -24,6 +24,18 @@ VIEW_KINDS = frozenset({"identity", "concat", "add", "mul", "chunk", "split", "s
                         "permute", "reshape", "unflatten", "stochastic_depth"})
 
 
+# Kinds whose backward reads their own output (torch saves the result): an in-place layer after
+# one of them, read through views, breaks training ("one of the variables needed for gradient
+# computation has been modified by an inplace operation"). ELU and LeakyReLU save it only when
+# they run in place themselves. A test checks this list against torch's autograd.
+SAVES_OUTPUT = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "amax"})
+SAVES_OUTPUT_IN_PLACE = frozenset({"elu", "leaky_relu"})
+
+
+def saves_output(node: Layer) -> bool:
+    return node.kind in SAVES_OUTPUT or node.kind in SAVES_OUTPUT_IN_PLACE and writes_input(node)
+
+
 def writes_input(node: Layer) -> bool:
     """Does this layer overwrite its input (`inplace: true`)?"""
     return bool(getattr(node.args, "inplace", False))
@@ -45,6 +57,7 @@ class _Tracker:
         self.writers: dict[tuple[int, int], Layer] = {}  # (storage, version it made) -> in-place layer
         self.reported: set[int] = set()
         self.parameters: dict[int, str] = {}  # storage -> the parameter it is (autograd forbids writing one)
+        self.saved: dict[Value, Layer] = {}  # a value some layer's backward reads -> that layer
 
     def fresh(self) -> Value:
         storage = next(self.storages)
@@ -57,6 +70,17 @@ class _Tracker:
             self.hazard(self.writers[(value.storage, value.version + 1)], reader)
 
     def write(self, value: Value, layer: Layer) -> Value:
+        current = Value(value.storage, self.versions[value.storage])
+        if current in self.saved and id(layer) not in self.reported:
+            self.reported.add(id(layer))
+            maker = self.saved[current]
+            self.sink.add(ArchcError(
+                "inplace-aliases", f"this in-place {layer.kind} overwrites the output of {maker.kind}, "
+                f"which {maker.kind}'s backward needs", _inplace_loc(layer), path=f"layer {layer.path} ({layer.kind})",
+                notes=list(layer.notes), expected="an in-place layer after a layer whose backward does not read its output",
+                found=f"{_describe(maker)} before it: training would fail "
+                      "('a variable needed for gradient computation has been modified by an inplace operation')",
+                hint="drop 'inplace: true' here"))
         if value.storage in self.parameters and id(layer) not in self.reported:
             self.reported.add(id(layer))
             self.sink.add(ArchcError(
@@ -88,8 +112,12 @@ class _Tracker:
     def run_layer(self, node: Layer, x: Value) -> Value:
         self.read(x, _describe(node))
         if writes_input(node):
-            return self.write(x, node)
-        return x if node.kind in VIEW_KINDS else self.fresh()
+            out = self.write(x, node)
+        else:
+            out = x if node.kind in VIEW_KINDS else self.fresh()
+        if saves_output(node):
+            self.saved[out] = node
+        return out
 
     def run_seq(self, node: Seq, x: Value) -> Value:
         saved = {"input": x}  # as runtime.Chain keeps them (it keeps only those read; reading is what matters)
