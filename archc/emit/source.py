@@ -239,7 +239,7 @@ def python_source(graph: Graph, written: Graph | None = None) -> str:
     if written is not None and written.symbolic:
         sizes = "; ".join(written.constraints.describe(written.constraints.variables()))
         about += (f"It takes every input size with {sizes}; the shapes in the comments are those of "
-                  f"the input {_batched(graph.input_shape)}.\n")
+                  f"the input {_with_batch(graph.input_shape)}.\n")
     runtime = ("\n\n" + runtime_needed(printer.runtime) + "\n") if printer.runtime else ""
     # one zeros tensor per input, in the order forward takes them
     zeros = ", ".join("torch.zeros(" + ", ".join(py_literal(size) for size in (1, *shape)) + ")"
@@ -249,16 +249,15 @@ def python_source(graph: Graph, written: Graph | None = None) -> str:
     return f"{_docstring(about, '')}\n{_IMPORTS}{runtime}{classes}{entry}"
 
 
-def _batched(shape) -> str:
+def _with_batch(shape) -> str:
     return "(N, " + ", ".join(map(str, shape)) + ")"
 
 
 def _io_text(graph: Graph) -> str:
     """'Input (N, 3, 32, 32) → output (N, 10)', with every input by name and every output by key when there are several."""
-    batched = _batched
     ins = graph.input_shapes
-    left = (f"Input {batched(graph.input_shape)}" if list(ins) == ["input"]
-            else "Inputs " + ", ".join(f"{name} {batched(shape)}" for name, shape in ins.items()))
+    left = (f"Input {_with_batch(graph.input_shape)}" if list(ins) == ["input"]
+            else "Inputs " + ", ".join(f"{name} {_with_batch(shape)}" for name, shape in ins.items()))
     if output_form(graph) == "one":
-        return f"{left} → output {batched(graph.root.out_shape)}"
-    return f"{left} → outputs " + ", ".join(f"{key} {batched(shape)}" for key, shape in output_shapes(graph).items())
+        return f"{left} → output {_with_batch(graph.root.out_shape)}"
+    return f"{left} → outputs " + ", ".join(f"{key} {_with_batch(shape)}" for key, shape in output_shapes(graph).items())

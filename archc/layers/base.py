@@ -124,7 +124,6 @@ class Kind:
         bounded by the memory limit already, so it counts 0 here."""
         return 0
 
-
     def param_shapes(self, kind: str, a: Args, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """The shape of each learnable parameter, by torch's attribute name."""
         return {}

@@ -71,39 +71,35 @@ class _Tracker:
 
     def write(self, value: Value, layer: Layer) -> Value:
         current = Value(value.storage, self.versions[value.storage])
-        if current in self.saved and id(layer) not in self.reported:
-            self.reported.add(id(layer))
+        if current in self.saved:
             maker = self.saved[current]
-            self.sink.add(ArchcError(
-                "inplace-aliases", f"this in-place {layer.kind} overwrites the output of {maker.kind}, "
-                f"which {maker.kind}'s backward needs", _inplace_loc(layer), path=f"layer {layer.path} ({layer.kind})",
-                notes=list(layer.notes), expected="an in-place layer after a layer whose backward does not read its output",
-                found=f"{_describe(maker)} before it: training would fail "
-                      "('a variable needed for gradient computation has been modified by an inplace operation')",
-                hint="drop 'inplace: true' here"))
-        if value.storage in self.parameters and id(layer) not in self.reported:
-            self.reported.add(id(layer))
-            self.sink.add(ArchcError(
-                "inplace-aliases", f"this in-place {layer.kind} would overwrite the parameter "
-                f"'{self.parameters[value.storage]}'", _inplace_loc(layer), path=f"layer {layer.path} ({layer.kind})",
-                notes=list(layer.notes), expected="an in-place layer's input made by another layer",
-                found="a parameter, which autograd does not let anything write in place",
-                hint="drop 'inplace: true' here"))
+            self.refuse(layer, f"overwrites the output of {maker.kind}, which {maker.kind}'s backward needs",
+                        expected="an in-place layer after a layer whose backward does not read its output",
+                        found=f"{_describe(maker)} before it: training would fail ('a variable needed for "
+                              "gradient computation has been modified by an inplace operation')")
+        if value.storage in self.parameters:
+            self.refuse(layer, f"would overwrite the parameter '{self.parameters[value.storage]}'",
+                        expected="an in-place layer's input made by another layer",
+                        found="a parameter, which autograd does not let anything write in place")
         self.versions[value.storage] += 1
         self.writers[(value.storage, self.versions[value.storage])] = layer
         return Value(value.storage, self.versions[value.storage])
 
     def hazard(self, layer: Layer, reader: str) -> None:
+        self.refuse(layer, "overwrites a value that is read again after it",
+                    expected="an in-place layer's input read by nothing after it",
+                    found=f"its input is read afterwards by {reader}",
+                    hint="drop 'inplace: true' here, or put a layer that makes a new tensor (a convolution, "
+                         "a batch norm) before it")
+
+    def refuse(self, layer: Layer, what: str, expected: str, found: str, hint: str = "drop 'inplace: true' here") -> None:
+        """One inplace-aliases error per in-place layer, whichever hazard is met first."""
         if id(layer) in self.reported:
             return
         self.reported.add(id(layer))
-        self.sink.add(ArchcError(
-            "inplace-aliases", f"this in-place {layer.kind} overwrites a value that is read again after it",
-            _inplace_loc(layer), path=f"layer {layer.path} ({layer.kind})", notes=list(layer.notes),
-            expected="an in-place layer's input read by nothing after it",
-            found=f"its input is read afterwards by {reader}",
-            hint="drop 'inplace: true' here, or put a layer that makes a new tensor (a convolution, a batch norm) "
-                 "before it"))
+        self.sink.add(ArchcError("inplace-aliases", f"this in-place {layer.kind} {what}", _inplace_loc(layer),
+                                 path=f"layer {layer.path} ({layer.kind})", notes=list(layer.notes),
+                                 expected=expected, found=found, hint=hint))
 
     # -- the walk, in the runtime containers' order ------------------------------------------
     def node(self, node: Node, x: Value) -> Value:

@@ -24,6 +24,10 @@ class _Stop(Exception):
     """Inference of this chain cannot continue; the error is in the sink."""
 
 
+# what every needs-concrete-size error asks for
+CONCRETE_INPUT = "a concrete input size (give --input, e.g. --input 3x224x224)"
+
+
 class Inferrer:
     def __init__(self, limits: Limits, sink: ErrorSink):
         self.limits, self.sink = limits, sink
@@ -54,13 +58,13 @@ class Inferrer:
             result = KINDS[node.kind].infer(node.kind, node.args, shape)
         except NeedsConcrete as exc:
             self.fail(node, "needs-concrete-size", f"{node.kind} needs concrete sizes here",
-                      expected="a concrete input size (give --input, e.g. --input 3x224x224)", found=str(exc))
+                      expected=CONCRETE_INPUT, found=str(exc))
         except TypeError:  # a symbolic size where the kind's arithmetic needs a number (a permuted map's channels)
             if not any(is_symbolic(s) for s in shape):
                 raise
             where = "its channels are" if is_symbolic(shape[0]) else "its input is"
             self.fail(node, "needs-concrete-size", f"{node.kind} needs concrete sizes here: {where} symbolic",
-                      expected="a concrete input size (give --input, e.g. --input 3x224x224)",
+                      expected=CONCRETE_INPUT,
                       found=f"input {format_shape(shape)}")
         except ShapeError as exc:
             self.fail(node, exc.code, exc.message, expected=exc.expected,
@@ -160,7 +164,7 @@ class Inferrer:
             return self._merged(node, merge, named, dim)
         except NeedsConcrete as exc:  # sizes that must agree across two symbols (a permute swapped H and W)
             self.fail(node, "needs-concrete-size", f"this {merge} needs concrete sizes: its inputs agree only if {exc}",
-                      expected="a concrete input size (give --input, e.g. --input 3x224x224)",
+                      expected=CONCRETE_INPUT,
                       found=", ".join(f"{n}: {format_shape(s)}" for n, s in named))
 
     def _merged(self, node: Node, merge: str, named: list[tuple[str, tuple[int, ...]]], dim: int = 1) -> tuple[int, ...]:
@@ -182,7 +186,7 @@ class Inferrer:
                 joined = sum(s[d] for s in shapes)
             except NeedsConcrete:  # H + H is no floor formula
                 self.fail(node, "needs-concrete-size", f"concatenating along symbolic dim {dim} needs concrete sizes",
-                          expected="a concrete input size (give --input, e.g. --input 3x224x224)", found=listing)
+                          expected=CONCRETE_INPUT, found=listing)
             return (*first[:d], joined, *first[d + 1:])
         if merge == "mul" and len({len(s) for s in shapes}) == 1:
             # gating (squeeze-excitation) scales C×H×W by C×1×1: torch broadcasts size-1 dims

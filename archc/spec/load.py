@@ -410,13 +410,11 @@ def check_defaults(defaults: dict[str, dict], raw: YMap, blocks: dict[str, Block
 def _defaults_for_no_kind(kind: str, loc: Loc | None, blocks, structural, kinds) -> ArchcError:
     """The error for a `defaults:` entry whose key is not a built-in layer kind."""
     if kind in blocks:
-        return ArchcError("unknown-kind", f"defaults for '{kind}', which is a block", loc,
-                          expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
-                          hint="give a block's defaults as its parameters' default values")
-    if kind in structural:
-        return ArchcError("unknown-kind", f"defaults for '{kind}', which is a structural kind", loc,
-                          expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
-                          hint=f"write a {kind}'s arguments where it is used")
-    return ArchcError("unknown-kind", f"defaults for unknown kind '{kind}'", loc,
-                      expected="a built-in layer kind (defaults apply to built-in layers only)", found=f"'{kind}'",
-                      hint=kind_hint(kind, {}, kinds, lambda _: []) or "run 'archc kinds' to list the built-in kinds")
+        message, hint = f"defaults for '{kind}', which is a block", "give a block's defaults as its parameters' default values"
+    elif kind in structural:
+        message, hint = f"defaults for '{kind}', which is a structural kind", f"write a {kind}'s arguments where it is used"
+    else:
+        message = f"defaults for unknown kind '{kind}'"
+        hint = kind_hint(kind, {}, kinds, lambda _: []) or "run 'archc kinds' to list the built-in kinds"
+    return ArchcError("unknown-kind", message, loc, found=f"'{kind}'", hint=hint,
+                      expected="a built-in layer kind (defaults apply to built-in layers only)")
